@@ -1,0 +1,1 @@
+"""The click layer of provenance (installed as `provenance_cli`)."""

@@ -1,0 +1,74 @@
+"""Entry point: a click group whose commands are imported only when run.
+
+`provenance --help` and `--version` must not load c2pa or cryptography.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from provenance import __version__
+
+# command name → "module:attribute" inside provenance_cli
+COMMANDS = {
+    "keys": "provenance_cli.keys:keys",
+    "sign": "provenance_cli.sign:sign",
+    "verify": "provenance_cli.verify:verify",
+    "inspect": "provenance_cli.inspect:inspect",
+}
+HELP = {
+    "keys": "Create and manage signing keys.",
+    "sign": "Sign a clip as AI-generated with a C2PA manifest.",
+    "verify": "Verify C2PA credentials of one or more files.",
+    "inspect": "Print a file's full C2PA manifest store as JSON.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from a table, so listing commands imports none of them.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP.get(name, "")) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="provenance")
+@click.option("-v", "--verbose", is_flag=True, envvar="PROVENANCE_VERBOSE",
+              help="Show full error details (tracebacks) and debug logs.  [env: PROVENANCE_VERBOSE]")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Sign AI-generated video with C2PA Content Credentials and verify them.
+
+    \b
+    Exit codes: 0 success / every file passes, 1 a file failed verification or
+    an operation failed, 2 usage error (bad options, unreadable trust anchors).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from .errors import run
+
+    return run(cli, argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provenance.manifest import AI_TRAINING_CHOICES, EDIT_SOURCE_TYPES
+
+from .options import alg_option
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Where to write the signed clip.")
+@click.option("--cert", required=True, type=click.Path(path_type=Path), envvar="PROVENANCE_CERT",
+              help="Signer certificate chain, PEM, leaf first.  [env: PROVENANCE_CERT]")
+@click.option("--key", required=True, type=click.Path(path_type=Path), envvar="PROVENANCE_KEY",
+              help="Signer private key, PEM.  [env: PROVENANCE_KEY]")
+@alg_option
+@click.option("--generator", envvar="PROVENANCE_GENERATOR",
+              help="Name of the AI model/tool that made the clip, e.g. Sora.  [env: PROVENANCE_GENERATOR]")
+@click.option("--generator-version", envvar="PROVENANCE_GENERATOR_VERSION",
+              help="Version of the generator.  [env: PROVENANCE_GENERATOR_VERSION]")
+@click.option("--title", envvar="PROVENANCE_TITLE", help="Title of the clip (default: input file name).")
+@click.option("--ai-training", type=click.Choice(AI_TRAINING_CHOICES), envvar="PROVENANCE_AI_TRAINING",
+              help="Record whether the clip may be used for AI training and data mining.")
+@click.option("--parent", type=click.Path(path_type=Path), envvar="PROVENANCE_PARENT",
+              help="The clip this one remixes/edits; recorded as its parent ingredient.")
+@click.option("--edit-source", type=click.Choice(sorted(EDIT_SOURCE_TYPES)), default="composite",
+              show_default=True, envvar="PROVENANCE_EDIT_SOURCE",
+              help="With --parent: 'composite' (AI mixed into captured footage) or 'trained' (fully generated).")
+@click.option("--tsa-url", envvar="PROVENANCE_TSA_URL", help="RFC 3161 timestamp authority URL.")
+@click.option("--sidecar", is_flag=True, envvar="PROVENANCE_SIDECAR",
+              help="Write a detached manifest OUTPUT.c2pa next to an unchanged copy.")
+@click.option("--force", is_flag=True, envvar="PROVENANCE_FORCE", help="Overwrite an existing OUTPUT.")
+def sign(input_path: Path, output: Path, cert: Path, key: Path, alg: str | None, generator: str | None,
+         generator_version: str | None, title: str | None, ai_training: str | None, parent: Path | None,
+         edit_source: str, tsa_url: str | None, sidecar: bool, force: bool) -> None:
+    """Sign INPUT as AI-generated and write the signed clip to OUTPUT.
+
+    MP4, MOV, M4V, fragmented MP4 and AVI get an embedded manifest; WebM and MKV
+    (or any input with --sidecar) get OUTPUT.c2pa beside an unchanged copy.
+    """
+    from provenance import signers, signing
+    from provenance.manifest import Disclosure
+
+    disclosure = Disclosure(generator=generator, generator_version=generator_version, title=title,
+                            ai_training=ai_training, edit_source=edit_source)
+    credentials = signers.from_pem_files(cert, key, alg=alg, tsa_url=tsa_url)
+    result = signing.sign(input_path, output, credentials, disclosure, parent=parent, sidecar=sidecar, force=force)
+    click.echo(f"signed {input_path} -> {result.output}")
+    if result.sidecar is not None:
+        click.echo(f"detached manifest: {result.sidecar}")

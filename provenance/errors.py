@@ -1,0 +1,77 @@
+"""One error hierarchy for the whole library.
+
+Every error carries a one-line ``remedy`` telling the user what to do, and
+``diagnostics()`` renders message and remedy for a person (modelled on
+sigstore-python's ``Error.diagnostics``). The CLI maps the classes to exit codes.
+"""
+
+from __future__ import annotations
+
+
+class ProvenanceError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    remedy = "Re-run with --verbose for details."
+
+    def __init__(self, message: str, *, remedy: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if remedy is not None:
+            self.remedy = remedy
+
+    def diagnostics(self) -> str:
+        """Message and remedy on one line each, for people."""
+        return f"{self.message}\nhint: {self.remedy}"
+
+    def one_line(self) -> str:
+        return f"{self.message} ({self.remedy})"
+
+
+class UsageError(ProvenanceError):
+    """The caller asked for something inconsistent (exit code 2 in the CLI)."""
+
+    remedy = "Check the command line; see --help."
+
+
+class TrustConfigError(UsageError):
+    """A trust anchor or pinning setting cannot be used."""
+
+    remedy = "Give a readable PEM file with one or more CA certificates."
+
+
+class PolicyError(UsageError):
+    """A policy file is malformed or names unknown rules."""
+
+    remedy = "Fix the policy file; see the README's policy reference."
+
+
+class OutputExistsError(UsageError):
+    remedy = "Choose another output path or pass --force."
+
+
+class MediaError(ProvenanceError):
+    """The input cannot be read as media we can handle."""
+
+    remedy = "Give a readable MP4, MOV, M4V, AVI, WebM or MKV file."
+
+
+class CredentialError(ProvenanceError):
+    """A signing certificate or key is unusable."""
+
+    remedy = "Check --cert and --key (see `provenance keys init` for a development PKI)."
+
+
+class SigningError(ProvenanceError):
+    """c2pa refused or failed to sign."""
+
+    remedy = "Re-run with --verbose; if it persists, report the c2pa message shown there."
+
+
+class TimestampError(SigningError):
+    remedy = "Check that --tsa-url is reachable and answers RFC 3161 requests."
+
+
+class RepositoryError(ProvenanceError):
+    """The manifest repository or a remote resolver failed."""
+
+    remedy = "Check --store / --resolver and that the service is reachable."

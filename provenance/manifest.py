@@ -1,0 +1,93 @@
+"""The manifest definition (the JSON c2pa's Builder takes) for an AI-generated clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+from .errors import UsageError
+from .verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA
+
+AI_TRAINING_CHOICES = ("allowed", "notAllowed", "constrained")
+# For --parent: did the edit generate the whole result, or mix AI into captured footage?
+EDIT_SOURCE_TYPES = {"trained": TRAINED_ALGORITHMIC_MEDIA, "composite": COMPOSITE_WITH_TRAINED}
+PARENT_INGREDIENT_LABEL = "parent"
+_TRAINING_ENTRIES = (
+    "c2pa.ai_generative_training",
+    "c2pa.ai_inference",
+    "c2pa.ai_training",
+    "c2pa.data_mining",
+)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What the signer states about the clip."""
+
+    generator: str | None = None
+    generator_version: str | None = None
+    title: str | None = None
+    ai_training: str | None = None
+    # Only used with a parent: "trained" or "composite" (see EDIT_SOURCE_TYPES).
+    edit_source: str = "composite"
+    extra_assertions: tuple[dict[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.ai_training is not None and self.ai_training not in AI_TRAINING_CHOICES:
+            raise UsageError(
+                f"--ai-training must be one of {', '.join(AI_TRAINING_CHOICES)}, not {self.ai_training!r}"
+            )
+        if self.edit_source not in EDIT_SOURCE_TYPES:
+            raise UsageError(f"edit source must be one of {', '.join(EDIT_SOURCE_TYPES)}")
+
+
+def _software_agent(d: Disclosure) -> dict[str, str] | None:
+    if not d.generator:
+        return None
+    agent = {"name": d.generator}
+    if d.generator_version:
+        agent["version"] = d.generator_version
+    return agent
+
+
+def actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
+    agent = _software_agent(d)
+    if has_parent:
+        opened: dict[str, Any] = {
+            "action": "c2pa.opened",
+            "parameters": {"ingredientIds": [PARENT_INGREDIENT_LABEL]},
+        }
+        edited: dict[str, Any] = {"action": "c2pa.edited", "digitalSourceType": EDIT_SOURCE_TYPES[d.edit_source]}
+        if agent:
+            edited["softwareAgent"] = agent
+        return [opened, edited]
+    created: dict[str, Any] = {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}
+    if agent:
+        created["softwareAgent"] = agent
+    return [created]
+
+
+def training_mining(choice: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"use": choice}
+    if choice == "constrained":
+        entry["constraint_info"] = "See the publisher's terms for permitted uses."
+    return {"label": "c2pa.training-mining", "data": {"entries": {name: dict(entry) for name in _TRAINING_ENTRIES}}}
+
+
+def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]:
+    assertions: list[dict[str, Any]] = [
+        {"label": "c2pa.actions.v2", "data": {"actions": actions(d, has_parent=has_parent)}}
+    ]
+    if d.ai_training:
+        assertions.append(training_mining(d.ai_training))
+    assertions.extend(d.extra_assertions)
+    return {
+        "claim_generator_info": [{"name": "provenance", "version": __version__}],
+        "title": d.title or title,
+        "assertions": assertions,
+    }
+
+
+def parent_ingredient(title: str, mime: str) -> dict[str, Any]:
+    return {"title": title, "format": mime, "relationship": "parentOf", "label": PARENT_INGREDIENT_LABEL}

@@ -1,0 +1,104 @@
+"""Sign a clip: declare it AI-generated in a C2PA manifest and write it out atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import media as media_mod
+from .atomic import atomic_files
+from .errors import MediaError, OutputExistsError, SigningError, TimestampError, UsageError
+from .manifest import Disclosure, definition, parent_ingredient
+from .signers import SigningCredentials
+
+
+@dataclass(frozen=True)
+class SignResult:
+    output: Path
+    sidecar: Path | None  # the detached manifest, when one was written
+    manifest_store: bytes = b""
+    media_type: str = ""
+
+
+def _check_paths(source: Path, output: Path, force: bool) -> None:
+    if output.exists() and source.exists() and os.path.samefile(source, output):
+        raise UsageError("output is the same file as input", remedy="Write the signed clip to a new path with -o.")
+    if output.exists() and not force:
+        raise OutputExistsError(f"{output} already exists")
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory", remedy="Give a file name for -o.")
+    if not output.parent.is_dir():
+        raise UsageError(f"folder {output.parent} does not exist", remedy="Create it first or choose another -o.")
+
+
+def _c2pa_error(e: Exception) -> SigningError:
+    message = str(e)
+    lowered = message.lower()
+    if "timestamp" in lowered or "tsa" in lowered or "time stamp" in lowered:
+        return TimestampError(f"timestamp authority failed: {message}")
+    return SigningError(f"c2pa could not sign: {message}")
+
+
+def sign(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    credentials: SigningCredentials,
+    disclosure: Disclosure,
+    *,
+    parent: str | os.PathLike[str] | None = None,
+    sidecar: bool = False,
+    force: bool = False,
+) -> SignResult:
+    """Sign `source` into `output`; on any failure nothing is left at `output`."""
+    import c2pa
+
+    source, output = Path(source), Path(output)
+    kind = media_mod.detect(source)
+    if kind.kind == "manifest":
+        raise MediaError(f"{source}: is a C2PA manifest store, not media")
+    _check_paths(source, output, force)
+    detached = sidecar or not kind.embeddable
+    sidecar_file = media_mod.sidecar_path(output) if detached else None
+    if sidecar_file is not None and sidecar_file.exists() and not force:
+        raise OutputExistsError(f"{sidecar_file} already exists")
+
+    manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
+    try:
+        builder = c2pa.Builder(json.dumps(manifest))
+        if parent is not None:
+            _add_parent(builder, Path(parent))
+        if detached:
+            builder.set_no_embed()
+        with atomic_files() as out, open(source, "rb") as src:
+            dst = out.open(output)
+            store = _sign_into(builder, credentials, kind.mime, src, dst)
+            dst.close()
+            if sidecar_file is not None:
+                with out.open(sidecar_file) as side:
+                    side.write(store)
+    except c2pa.C2paError as e:
+        raise _c2pa_error(e) from e
+    return SignResult(output, sidecar_file, store, kind.mime)
+
+
+def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: Any, dst: Any) -> bytes:
+    with credentials.c2pa_signer() as signer:
+        store: bytes = builder.sign(signer, mime, src, dst)
+    return store
+
+
+def _add_parent(builder: Any, parent: Path) -> None:
+    parent_kind = media_mod.detect(parent)
+    ingredient = parent_ingredient(parent.name, parent_kind.mime)
+    side = media_mod.sidecar_path(parent)
+    with open(parent, "rb") as stream:
+        if side.exists():
+            # A parent with a detached manifest: hand c2pa the manifest store as the ingredient.
+            with open(side, "rb") as store:
+                ingredient["format"] = "application/c2pa"
+                builder.add_ingredient(json.dumps(ingredient), "application/c2pa", store)
+                return
+        builder.add_ingredient(json.dumps(ingredient), parent_kind.mime, stream)

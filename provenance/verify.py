@@ -1,0 +1,253 @@
+"""Verify one file: c2pa's reader → a `Verdict`.
+
+The verdict is c2pa's own overall `validation_state`; this module only gathers
+what a person needs next to it (AI disclosure, signer, codes, ingredients).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import jumbf
+from . import media as media_mod
+from .errors import MediaError
+from .trust import TrustAnchors, reader_settings
+from .verdict import (
+    Generator,
+    Ingredient,
+    Outcome,
+    Signer,
+    Timestamp,
+    Verdict,
+    is_ai_source_type,
+)
+
+_STATE = {"Trusted": Outcome.TRUSTED, "Valid": Outcome.VALID, "Invalid": Outcome.INVALID}
+UNTRUSTED = "signingCredential.untrusted"
+
+
+@dataclass(frozen=True)
+class ManifestReport:
+    """What c2pa's reader said about a file, before it is turned into a verdict."""
+
+    report: dict[str, Any]
+    state: str | None
+    store: bytes | None  # raw manifest store, for the signer's certificate
+    source: str  # "embedded" or "sidecar"
+
+
+class Verifier:
+    """Verifies files against one trust configuration; reusable across files."""
+
+    def __init__(self, anchors: TrustAnchors | None = None) -> None:
+        self.anchors = anchors
+        self._context: Any = None
+
+    def _c2pa_context(self) -> Any:
+        if self._context is None:
+            import c2pa
+
+            self._context = c2pa.Context.from_dict(reader_settings(self.anchors))
+        return self._context
+
+    def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
+        """c2pa's report for a file (embedded or sidecar manifest), or None if it has none."""
+        import c2pa
+
+        sidecar = media_mod.sidecar_path(path)
+        context = self._c2pa_context()
+        if sidecar.is_file():
+            store = sidecar.read_bytes()
+            with open(path, "rb") as stream:
+                reader = c2pa.Reader(kind.mime, stream, store, context=context)
+                return self._report(reader, store, "sidecar")
+        if kind.container == "jumbf":
+            raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
+        if not kind.embeddable:
+            return None
+        with open(path, "rb") as stream:
+            reader = c2pa.Reader.try_create(kind.mime, stream, context=context)
+            if reader is None:
+                return None
+            size = os.fstat(stream.fileno()).st_size
+            store = jumbf.manifest_store_bytes(stream, size, kind)
+            return self._report(reader, store, "embedded")
+
+    @staticmethod
+    def _report(reader: Any, store: bytes | None, source: str) -> ManifestReport:
+        with reader:
+            return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source)
+
+    def verify(self, path: str | os.PathLike[str]) -> Verdict:
+        """Never raises for a bad file: problems become an `error` verdict."""
+        import c2pa
+
+        p = Path(path)
+        given = self.anchors is not None
+        try:
+            kind = media_mod.detect(p)
+            report = self.read(p, kind)
+        except MediaError as e:
+            return Verdict(str(p), Outcome.ERROR, error=e.message, trust_anchors_given=given)
+        except c2pa.C2paError as e:
+            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {e}",
+                           trust_anchors_given=given)
+        except OSError as e:
+            return Verdict(str(p), Outcome.ERROR, error=f"{p}: {e.strerror or e}", trust_anchors_given=given)
+        if report is None:
+            return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given)
+        return verdict_from_report(str(p), report, anchors_given=given)
+
+
+def _codes(entries: Iterable[Any]) -> list[str]:
+    return [e["code"] for e in entries if isinstance(e, dict) and "code" in e]
+
+
+def _unique_sorted(codes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(codes)))
+
+
+def _actions(manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for assertion in manifest.get("assertions", []):
+        if assertion.get("label", "").startswith("c2pa.actions"):
+            yield from assertion.get("data", {}).get("actions", [])
+
+
+def _disclosure(manifest: dict[str, Any]) -> tuple[str | None, Generator | None]:
+    """The digital source type and generator the manifest declares.
+
+    An action declaring an AI source type wins; otherwise the first action that
+    names any source type (e.g. a camera's digitalCapture).
+    """
+    declaring = [a for a in _actions(manifest) if a.get("digitalSourceType")]
+    chosen = next((a for a in declaring if is_ai_source_type(a["digitalSourceType"])), None)
+    chosen = chosen or (declaring[0] if declaring else None)
+    if chosen is None:
+        return None, None
+    agent = chosen.get("softwareAgent")
+    generator = None
+    if isinstance(agent, dict) and agent.get("name"):
+        generator = Generator(str(agent["name"]), agent.get("version"))
+    elif isinstance(agent, str):
+        generator = Generator(agent)
+    return chosen["digitalSourceType"], generator
+
+
+def _claim_generator(manifest: dict[str, Any]) -> str | None:
+    info = manifest.get("claim_generator_info")
+    if isinstance(info, list) and info:
+        first = info[0]
+        return f"{first.get('name')}/{first['version']}" if first.get("version") else first.get("name")
+    generator = manifest.get("claim_generator")
+    return str(generator) if generator else None
+
+
+def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str, Any]) -> Signer | None:
+    """The signer's real certificate from the COSE x5chain; c2pa's summary as a fallback."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    sig = jumbf.signature_of(store, label) if store else None
+    chain = jumbf.x5chain(sig) if sig else []
+    if chain:
+        try:
+            certs = [x509.load_der_x509_certificate(der) for der in chain]
+        except ValueError:
+            certs = []
+        if certs:
+            leaf = certs[0]
+            return Signer(
+                subject=leaf.subject.rfc4514_string(),
+                issuer=leaf.issuer.rfc4514_string(),
+                sha256=leaf.fingerprint(hashes.SHA256()).hex(),
+                not_before=leaf.not_valid_before_utc.isoformat(),
+                not_after=leaf.not_valid_after_utc.isoformat(),
+                chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs),
+            )
+    info = manifest.get("signature_info") or {}
+    if info.get("common_name") or info.get("issuer"):
+        return Signer(subject=f"CN={info.get('common_name', '?')}", issuer=f"O={info.get('issuer', '?')}", sha256="")
+    return None
+
+
+def _timestamp(manifest: dict[str, Any]) -> Timestamp | None:
+    info = manifest.get("signature_info") or {}
+    time = info.get("time")
+    return Timestamp(time) if time else None
+
+
+def _ingredient_failures(ingredient: dict[str, Any], deltas: dict[str, dict[str, Any]]) -> list[str]:
+    """Failures recorded in the ingredient at signing time, corrected by c2pa's live re-check."""
+    recorded = ingredient.get("validation_results", {}).get("activeManifest", {})
+    failures = _codes(recorded.get("failure", [])) + _codes(ingredient.get("validation_status", []))
+    delta = deltas.get(ingredient.get("label", ""), {})
+    fixed = set(_codes(delta.get("success", [])))
+    if "signingCredential.trusted" in fixed:
+        failures = [c for c in failures if c != UNTRUSTED]
+    return failures + _codes(delta.get("failure", []))
+
+
+def _ingredient_deltas(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map each ingredient assertion label (e.g. c2pa.ingredient.v3) to its validation delta."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in results.get("ingredientDeltas", []):
+        uri = entry.get("ingredientAssertionURI", "")
+        out[uri.rsplit("/", 1)[-1]] = entry.get("validationDeltas", {})
+    return out
+
+
+def _ingredients(manifest: dict[str, Any], results: dict[str, Any], anchors_given: bool) -> tuple[Ingredient, ...]:
+    deltas = _ingredient_deltas(results)
+    out = []
+    for ing in manifest.get("ingredients", []):
+        failures = _unique_sorted(_ingredient_failures(ing, deltas))
+        if not ing.get("active_manifest"):
+            outcome = Outcome.UNSIGNED
+        elif set(failures) - {UNTRUSTED}:
+            outcome = Outcome.INVALID
+        elif UNTRUSTED in failures or not anchors_given:
+            outcome = Outcome.VALID
+        else:
+            outcome = Outcome.TRUSTED
+        out.append(Ingredient(ing.get("title"), ing.get("relationship"), outcome, failures, ing.get("active_manifest")))
+    return tuple(out)
+
+
+def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: bool) -> Verdict:
+    data = report.report
+    label = data.get("active_manifest")
+    manifest = data.get("manifests", {}).get(label, {}) if label else {}
+    results = data.get("validation_results", {})
+    failures = _unique_sorted(_codes(data.get("validation_status", [])))
+    ingredients = _ingredients(manifest, results, anchors_given)
+    # An ingredient's failure recorded at signing time must not hide behind a valid active manifest.
+    failures = _unique_sorted([*failures, *(c for i in ingredients for c in i.failure_codes)])
+    outcome = _STATE.get(report.state or "", Outcome.INVALID)
+    if any(i.verdict is Outcome.INVALID for i in ingredients):
+        outcome = Outcome.INVALID
+    elif outcome is Outcome.TRUSTED and UNTRUSTED in failures:
+        outcome = Outcome.VALID
+    source_type, generator = _disclosure(manifest)
+    informational = _unique_sorted(_codes(results.get("activeManifest", {}).get("informational", [])))
+    return Verdict(
+        path=path,
+        verdict=outcome,
+        ai_generated=is_ai_source_type(source_type),
+        digital_source_type=source_type,
+        generator=generator,
+        claim_generator=_claim_generator(manifest),
+        title=manifest.get("title"),
+        signer=signer_from_store(report.store, label, manifest),
+        timestamp=_timestamp(manifest),
+        failure_codes=failures,
+        informational_codes=informational,
+        ingredients=ingredients,
+        manifest_label=label,
+        manifest_source=report.source,
+        trust_anchors_given=anchors_given,
+    )
