@@ -36,6 +36,8 @@ def verdict_text(v: Verdict) -> str:
     if v.verdict in (Outcome.UNSIGNED, Outcome.ERROR) and v.recovered is None:
         return "\n".join(lines)
     if v.manifest_label:
+        if v.verdict is Outcome.INVALID:
+            lines.append("  caution:       the details below come from credentials that failed validation")
         lines.append(f"  AI-generated:  {_ai_line(v)}")
         if v.signer is not None:
             lines.append(f"  signed by:     {v.signer.subject}")

@@ -29,6 +29,9 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, output_format: s
     verifier = Verifier(load_trust_anchors(trust_anchors))
     verdicts = [verifier.verify(f) for f in files]
     click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))
+    for v in verdicts:
+        if v.error:
+            click.echo(f"provenance: error: {v.error}", err=True)
     failed = [v for v in verdicts if not v.passed]
     if failed and output_format == "text" and len(verdicts) > 1:
         click.echo(f"\n{len(failed)} of {len(verdicts)} files failed verification", err=True)

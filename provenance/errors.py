@@ -75,3 +75,10 @@ class RepositoryError(ProvenanceError):
     """The manifest repository or a remote resolver failed."""
 
     remedy = "Check --store / --resolver and that the service is reachable."
+
+
+def c2pa_reason(error: Exception) -> str:
+    """c2pa's message without its error-kind prefix ("Other: ...", "ManifestNotFound: ...")."""
+    message = str(error)
+    kind, sep, rest = message.partition(": ")
+    return rest if sep and kind.isalpha() else message

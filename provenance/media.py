@@ -105,3 +105,40 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """Where a detached manifest for `path` lives: the full name plus `.c2pa`."""
     p = Path(path)
     return p.with_name(p.name + ".c2pa")
+
+
+def check_structure(path: str | os.PathLike[str], media: MediaType) -> None:
+    """Cheap container sanity check before signing, so a truncated file is refused plainly.
+
+    Walks only the top-level boxes (BMFF) or the RIFF header: a few seeks, no data read.
+    """
+    import struct
+
+    p = Path(path)
+    size = p.stat().st_size
+    with p.open("rb") as f:
+        if media.container == "bmff":
+            offset, seen = 0, set()
+            while offset < size:
+                f.seek(offset)
+                header = f.read(16)
+                if len(header) < 8:
+                    raise MediaError(f"{p}: truncated or corrupt (incomplete box header at byte {offset})")
+                box_size, box_type = struct.unpack(">I4s", header[:8])
+                if box_size == 1 and len(header) == 16:
+                    box_size = struct.unpack(">Q", header[8:16])[0]
+                elif box_size == 0:
+                    box_size = size - offset
+                if box_size < 8 or offset + box_size > size:
+                    name = box_type.decode("latin-1")
+                    raise MediaError(f"{p}: truncated or corrupt ('{name}' box at byte {offset} "
+                                     f"runs past the end of the file)")
+                seen.add(box_type)
+                offset += box_size
+            if media.kind == "video" and b"moov" not in seen:
+                raise MediaError(f"{p}: not a playable video (no 'moov' box)")
+        elif media.container == "riff":
+            f.seek(4)
+            declared = struct.unpack("<I", f.read(4))[0] + 8
+            if declared > size:
+                raise MediaError(f"{p}: truncated ({declared} bytes declared, {size} present)")

@@ -60,7 +60,7 @@ def check_algorithm(alg: str, public_key: object) -> str:
     compatible = alg.startswith("ps") and natural == "ps256" or alg == natural
     if not compatible:
         raise CredentialError(
-            f"algorithm {alg} does not match the key (a {natural} key)",
+            f"algorithm {alg} does not match the key (the key is for {natural})",
             remedy=f"Drop --alg to infer it, or pass --alg {natural}.",
         )
     return alg
@@ -162,7 +162,7 @@ def _new_key(alg: str) -> PrivateKey:
     raise UsageError(f"unknown algorithm {alg!r}", remedy=f"Use one of: {', '.join(ALGORITHMS)}.")
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 

@@ -10,7 +10,15 @@ from typing import Any
 
 from . import media as media_mod
 from .atomic import atomic_files
-from .errors import MediaError, OutputExistsError, SigningError, TimestampError, UsageError
+from .errors import (
+    MediaError,
+    OutputExistsError,
+    ProvenanceError,
+    SigningError,
+    TimestampError,
+    UsageError,
+    c2pa_reason,
+)
 from .manifest import Disclosure, definition, parent_ingredient
 from .signers import SigningCredentials
 
@@ -34,11 +42,13 @@ def _check_paths(source: Path, output: Path, force: bool) -> None:
         raise UsageError(f"folder {output.parent} does not exist", remedy="Create it first or choose another -o.")
 
 
-def _c2pa_error(e: Exception) -> SigningError:
-    message = str(e)
+def _c2pa_error(e: Exception, source: Path, tsa_url: str | None) -> ProvenanceError:
+    message = c2pa_reason(e)
     lowered = message.lower()
-    if "timestamp" in lowered or "tsa" in lowered or "time stamp" in lowered:
-        return TimestampError(f"timestamp authority failed: {message}")
+    if tsa_url and any(word in lowered for word in ("timestamp", "time stamp", "tsa", "http")):
+        return TimestampError(f"timestamp authority {tsa_url} failed: {message}")
+    if "could not be parsed" in lowered or "unsupported" in lowered or "not supported" in lowered:
+        return MediaError(f"{source}: cannot be signed: {message}")
     return SigningError(f"c2pa could not sign: {message}")
 
 
@@ -60,6 +70,7 @@ def sign(
     if kind.kind == "manifest":
         raise MediaError(f"{source}: is a C2PA manifest store, not media")
     _check_paths(source, output, force)
+    media_mod.check_structure(source, kind)
     detached = sidecar or not kind.embeddable
     sidecar_file = media_mod.sidecar_path(output) if detached else None
     if sidecar_file is not None and sidecar_file.exists() and not force:
@@ -80,7 +91,7 @@ def sign(
                 with out.open(sidecar_file) as side:
                     side.write(store)
     except c2pa.C2paError as e:
-        raise _c2pa_error(e) from e
+        raise _c2pa_error(e, source, credentials.tsa_url) from e
     return SignResult(output, sidecar_file, store, kind.mime)
 
 

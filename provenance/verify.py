@@ -15,7 +15,7 @@ from typing import Any
 
 from . import jumbf
 from . import media as media_mod
-from .errors import MediaError
+from .errors import MediaError, c2pa_reason
 from .trust import TrustAnchors, reader_settings
 from .verdict import (
     Generator,
@@ -62,10 +62,10 @@ class Verifier:
         sidecar = media_mod.sidecar_path(path)
         context = self._c2pa_context()
         if sidecar.is_file():
-            store = sidecar.read_bytes()
+            detached = sidecar.read_bytes()
             with open(path, "rb") as stream:
-                reader = c2pa.Reader(kind.mime, stream, store, context=context)
-                return self._report(reader, store, "sidecar")
+                reader = c2pa.Reader(kind.mime, stream, detached, context=context)
+                return self._report(reader, detached, "sidecar")
         if kind.container == "jumbf":
             raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
         if not kind.embeddable:
@@ -95,7 +95,7 @@ class Verifier:
         except MediaError as e:
             return Verdict(str(p), Outcome.ERROR, error=e.message, trust_anchors_given=given)
         except c2pa.C2paError as e:
-            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {e}",
+            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {c2pa_reason(e)}",
                            trust_anchors_given=given)
         except OSError as e:
             return Verdict(str(p), Outcome.ERROR, error=f"{p}: {e.strerror or e}", trust_anchors_given=given)

@@ -1,0 +1,170 @@
+"""The CLI as users run it: exit codes, one-line errors, no tracebacks, nothing partial written."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from provenance.pki import DevPki
+
+from .conftest import make_clip, run_cli
+
+
+def sign_args(pki: DevPki) -> list[object]:
+    return ["--cert", pki.signer_chain, "--key", pki.signer_key]
+
+
+def assert_one_line_error(stderr: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("provenance: error:")
+    assert "Traceback" not in stderr
+
+
+def nested_boxes(path: Path, depth: int) -> Path:
+    body = struct.pack(">I4s", 8, b"free")
+    for i in range(depth):
+        body = struct.pack(">I4s", 8 + len(body), (b"moov", b"trak", b"mdia")[i % 3]) + body
+    path.write_bytes(struct.pack(">I4s4sI4s", 20, b"ftyp", b"isom", 0, b"isom") + body)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory: pytest.TempPathFactory, signed_clip: Path) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad")
+    (d / "empty.mp4").touch()
+    (d / "notes.mp4").write_text("this is text, not video\n")
+    data = signed_clip.read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (d / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (d / "folder").mkdir()
+    return {
+        "missing": d / "missing.mp4",
+        "directory": d / "folder",
+        "empty": d / "empty.mp4",
+        "text": d / "notes.mp4",
+        "truncated": d / "truncated.mp4",
+        "unsupported": d / "data.bin",
+        "nested": nested_boxes(d / "nested.mp4", 5000),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "truncated", "unsupported", "nested"])
+def test_sign_bad_input(tmp_path: Path, pki: DevPki, bad_inputs: dict[str, Path], case: str) -> None:
+    out = tmp_path / "out.mp4"
+    result = run_cli("sign", bad_inputs[case], "-o", out, *sign_args(pki))
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "unsupported", "nested"])
+def test_verify_bad_input(bad_inputs: dict[str, Path], case: str) -> None:
+    result = run_cli("verify", bad_inputs[case], "--format", "json")
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    (verdict,) = json.loads(result.stdout)
+    assert verdict["verdict"] == "error" and verdict["error"]
+
+
+def test_verify_truncated_signed_clip_fails(bad_inputs: dict[str, Path]) -> None:
+    result = run_cli("verify", bad_inputs["truncated"], "--format", "json")
+    assert result.code == 1
+    (verdict,) = json.loads(result.stdout)
+    assert verdict["verdict"] in ("invalid", "error")
+
+
+def test_verbose_shows_traceback(tmp_path: Path, pki: DevPki, bad_inputs: dict[str, Path]) -> None:
+    result = run_cli("--verbose", "sign", bad_inputs["text"], "-o", tmp_path / "o.mp4", *sign_args(pki))
+    assert result.code == 1
+    assert "Traceback" in result.stderr
+
+
+def test_sign_then_verify_exit_codes(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
+    out = tmp_path / "signed.mp4"
+    signed = run_cli("sign", clip, "-o", out, *sign_args(pki), "--generator", "Sora", "--generator-version", "2")
+    assert signed.code == 0, signed.stderr
+    # No anchors: valid passes, with a visible warning.
+    plain = run_cli("verify", out)
+    assert plain.code == 0
+    assert "VALID" in plain.stdout and "not checked against any trust anchors" in plain.stdout
+    trusted = run_cli("verify", out, "--trust-anchors", pki.root_ca)
+    assert trusted.code == 0 and "TRUSTED" in trusted.stdout and "by Sora 2" in trusted.stdout
+    # Anchors given but the signer chains elsewhere: fails closed.
+    untrusted = run_cli("verify", out, "--trust-anchors", other_pki.root_ca)
+    assert untrusted.code == 1
+    # The environment variable works like the flag.
+    via_env = run_cli("verify", out, env={"PROVENANCE_TRUST_ANCHORS": str(other_pki.root_ca)})
+    assert via_env.code == 1
+    unsigned = run_cli("verify", clip)
+    assert unsigned.code == 1 and "UNSIGNED" in unsigned.stdout
+
+
+def test_verify_json_array_for_many_files(signed_clip: Path, clip: Path, pki: DevPki) -> None:
+    result = run_cli("verify", signed_clip, clip, "--trust-anchors", pki.root_ca, "--format", "json")
+    assert result.code == 1
+    verdicts = json.loads(result.stdout)
+    assert [v["verdict"] for v in verdicts] == ["trusted", "unsigned"]
+    assert verdicts[0]["ai_generated"] is True
+    assert verdicts[0]["generator"] == {"name": "Sora", "version": "2"}
+
+
+def test_text_explains_failure_codes(tmp_path: Path, signed_clip: Path, pki: DevPki) -> None:
+    data = bytearray(signed_clip.read_bytes())
+    mdat = data.index(b"mdat")
+    data[mdat + 200] ^= 0xFF
+    tampered = tmp_path / "tampered.mp4"
+    tampered.write_bytes(bytes(data))
+    result = run_cli("verify", tampered, "--trust-anchors", pki.root_ca)
+    assert result.code == 1
+    assert "INVALID" in result.stdout
+    assert "assertion.bmffHash.mismatch: the video data changed after signing" in result.stdout
+
+
+@pytest.mark.parametrize("anchors", ["missing.pem", "text"])
+def test_unreadable_trust_anchors_is_usage_error(tmp_path: Path, signed_clip: Path, anchors: str) -> None:
+    path = tmp_path / anchors
+    if anchors == "text":
+        path.write_text("not a certificate")
+    result = run_cli("verify", signed_clip, "--trust-anchors", path)
+    assert result.code == 2
+    assert_one_line_error(result.stderr)
+
+
+def test_sign_refusals(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"old")
+    refused = run_cli("sign", clip, "-o", existing, *sign_args(pki))
+    assert refused.code == 2 and existing.read_bytes() == b"old"
+    assert_one_line_error(refused.stderr)
+    same = run_cli("sign", clip, "-o", clip, *sign_args(pki))
+    assert same.code == 2
+    mismatch = run_cli("sign", clip, "-o", tmp_path / "m.mp4", "--cert", pki.signer_chain,
+                       "--key", other_pki.signer_key)
+    assert mismatch.code == 1 and "key does not match certificate" in mismatch.stderr
+    assert not (tmp_path / "m.mp4").exists()
+
+
+def test_sidecar_formats_via_cli(tmp_path: Path, pki: DevPki) -> None:
+    src = make_clip(tmp_path / "in.webm", "webm")
+    out = tmp_path / "out.webm"
+    result = run_cli("sign", src, "-o", out, *sign_args(pki))
+    assert result.code == 0
+    assert (tmp_path / "out.webm.c2pa").is_file()
+    verified = run_cli("verify", out, "--trust-anchors", pki.root_ca, "--format", "json")
+    assert json.loads(verified.stdout)[0]["verdict"] == "trusted"
+
+
+def test_inspect(signed_clip: Path, clip: Path) -> None:
+    result = run_cli("inspect", signed_clip)
+    assert result.code == 0
+    store = json.loads(result.stdout)
+    assert store["active_manifest"] in store["manifests"]
+    detailed = run_cli("inspect", signed_clip, "--detailed")
+    assert "claim" in json.loads(detailed.stdout)["manifests"][store["active_manifest"]]
+    unsigned = run_cli("inspect", clip)
+    assert unsigned.code == 1
+    assert_one_line_error(unsigned.stderr)

@@ -1,0 +1,163 @@
+"""Signing: the manifest declares AI generation, every container works, output is all-or-nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import c2pa
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from provenance import signers, signing
+from provenance.errors import CredentialError, MediaError, OutputExistsError, SigningError, UsageError
+from provenance.manifest import Disclosure
+from provenance.pki import DOCUMENT_SIGNING, DevPki, init_dev_pki
+from provenance.trust import load_anchors
+from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
+from provenance.verify import Verifier
+
+from .conftest import make_clip, sign_file
+
+
+def active_manifest(path: Path) -> dict:  # type: ignore[type-arg]
+    with c2pa.Reader(str(path)) as reader:
+        report = json.loads(reader.json())
+    return report["manifests"][report["active_manifest"]]  # type: ignore[no-any-return]
+
+
+def assertion(manifest: dict, label: str) -> dict:  # type: ignore[type-arg]
+    return next(a["data"] for a in manifest["assertions"] if a["label"] == label)  # type: ignore[no-any-return]
+
+
+def test_manifest_declares_ai_generation(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    out = tmp_path / "out.mp4"
+    sign_file(clip, out, pki, generator="Sora", generator_version="2", title="A cat", ai_training="notAllowed")
+    manifest = active_manifest(out)
+    first = assertion(manifest, "c2pa.actions.v2")["actions"][0]
+    assert first["action"] == "c2pa.created"
+    assert first["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
+    assert first["softwareAgent"] == {"name": "Sora", "version": "2"}
+    assert manifest["title"] == "A cat"
+    info = manifest["claim_generator_info"][0]
+    assert info["name"] == "provenance" and info["version"]
+    entries = assertion(manifest, "c2pa.training-mining")["entries"]
+    assert {e["use"] for e in entries.values()} == {"notAllowed"}
+    assert "c2pa.ai_generative_training" in entries
+
+
+def test_parent_makes_opened_then_edited(tmp_path: Path, clip: Path, signed_clip: Path, pki: DevPki) -> None:
+    out = tmp_path / "remix.mp4"
+    sign_file(clip, out, pki, generator="Sora", parent=signed_clip, edit_source="trained")
+    manifest = active_manifest(out)
+    actions = assertion(manifest, "c2pa.actions.v2")["actions"]
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+    assert actions[1]["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
+    (ingredient,) = manifest["ingredients"]
+    assert ingredient["relationship"] == "parentOf"
+    assert ingredient.get("active_manifest")  # the parent's own manifest came along
+
+
+@pytest.mark.parametrize(("container", "embedded"), [
+    ("mp4", True), ("mov", True), ("m4v", True), ("fmp4", True), ("avi", True), ("webm", False), ("mkv", False),
+])
+def test_every_container(tmp_path: Path, pki: DevPki, container: str, embedded: bool) -> None:
+    ext = "mp4" if container == "fmp4" else container
+    src = make_clip(tmp_path / f"src.{ext}", container)
+    out = tmp_path / f"out.{ext}"
+    result = sign_file(src, out, pki, generator="Sora")
+    assert (result.sidecar is None) == embedded
+    v = Verifier(load_anchors(pki.root_ca)).verify(out)
+    assert v.verdict is Outcome.TRUSTED, v
+    assert v.manifest_source == ("embedded" if embedded else "sidecar")
+
+
+def test_sidecar_on_request_leaves_media_unchanged(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    out = tmp_path / "out.mp4"
+    result = sign_file(clip, out, pki, sidecar=True)
+    assert result.sidecar == tmp_path / "out.mp4.c2pa"
+    assert out.read_bytes() == clip.read_bytes()
+    assert Verifier(load_anchors(pki.root_ca)).verify(out).verdict is Outcome.TRUSTED
+
+
+def test_refuses_existing_output_and_same_file(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError):
+        sign_file(clip, out, pki)
+    assert out.read_bytes() == b"keep me"
+    with pytest.raises(UsageError, match="same file"):
+        sign_file(clip, clip, pki)
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    signing.sign(clip, out, creds, Disclosure(), force=True)
+    assert Verifier().verify(out).verdict is Outcome.VALID
+
+
+def test_failed_signing_leaves_no_file(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key, tsa_url="http://127.0.0.1:9/tsa")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(SigningError):
+        signing.sign(clip, out, creds, Disclosure())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_non_media(tmp_path: Path, pki: DevPki) -> None:
+    text = tmp_path / "x.mp4"
+    text.write_text("not a video")
+    with pytest.raises(MediaError, match="not a recognised media type"):
+        sign_file(text, tmp_path / "out.mp4", pki)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+# --- certificate and key pre-flight -------------------------------------------------------------
+
+def _leaf(pki: DevPki, *, eku: list[x509.ObjectIdentifier] | None, ca: bool = False,
+          not_after: dt.datetime | None = None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    issuer_key = serialization.load_pem_private_key(pki.signer_key.read_bytes(), None)
+    chain = x509.load_pem_x509_certificates(pki.signer_chain.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    not_after = not_after or now + dt.timedelta(days=30)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd leaf")]))
+               .issuer_name(chain[0].subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(min(now, not_after) - dt.timedelta(days=2))
+               .not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(True, False, False, False, False, ca, ca, False, False), critical=True))
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    cert = builder.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    return cert, key
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, "lacks the documentSigning/emailProtection EKU"),
+    ({"eku": None}, "lacks the documentSigning/emailProtection EKU"),
+    ({"eku": [DOCUMENT_SIGNING], "ca": True}, "CA certificate"),
+    ({"eku": [DOCUMENT_SIGNING], "not_after": dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)},
+     "certificate expired on 2024-01-02"),
+])
+def test_preflight_names_the_problem(pki: DevPki, kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    cert, key = _leaf(pki, **kwargs)
+    with pytest.raises(CredentialError, match=message):
+        signers.from_key([cert], key)
+
+
+def test_preflight_key_mismatch(pki: DevPki, other_pki: DevPki) -> None:
+    with pytest.raises(CredentialError, match="key does not match certificate"):
+        signers.from_pem_files(pki.signer_chain, other_pki.signer_key)
+
+
+def test_algorithm_inferred_and_mismatch_refused(tmp_path: Path) -> None:
+    for alg in ("es256", "es384", "es512", "ps256", "ed25519"):
+        p = init_dev_pki(tmp_path / alg, alg=alg)
+        assert signers.from_pem_files(p.signer_chain, p.signer_key).alg == alg
+    es = init_dev_pki(tmp_path / "x", alg="es384")
+    with pytest.raises(CredentialError, match="does not match the key"):
+        signers.from_pem_files(es.signer_chain, es.signer_key, alg="es256")

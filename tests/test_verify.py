@@ -1,0 +1,156 @@
+"""Verification: conformance with other implementations, and what a verdict reports."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import cbor2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from provenance import signers, signing
+from provenance.manifest import Disclosure
+from provenance.pki import DevPki
+from provenance.trust import load_anchors
+from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
+from provenance.verify import Verifier
+
+from .conftest import CORPUS, make_clip, sign_file
+
+_EXPECTED = CORPUS / "expected.json"
+EXPECTED_MEDIA = sorted(json.loads(_EXPECTED.read_text())) if _EXPECTED.is_file() else []
+
+
+@pytest.mark.parametrize("with_anchors", [False, True], ids=["no-anchors", "test-anchors"])
+@pytest.mark.parametrize("name", EXPECTED_MEDIA or ["(corpus absent)"])
+def test_corpus_conformance(corpus: Path, name: str, with_anchors: bool) -> None:
+    expected = json.loads((corpus / "expected.json").read_text())[name]
+    anchors = load_anchors(corpus / "certs/test_cert_root_bundle.pem") if with_anchors else None
+    verdict = Verifier(anchors).verify(corpus / name)
+    suffix = "_with_test_anchors" if with_anchors else ""
+    key = "verdict_with_test_anchors" if with_anchors else "verdict"
+    assert verdict.verdict.value == expected[key]
+    assert list(verdict.failure_codes) == sorted(expected["failure_codes" + suffix])
+
+
+@pytest.mark.parametrize("alg", ["es256", "ps256", "ed25519"])
+def test_third_party_test_certificates_verify_trusted(corpus: Path, clip: Path, tmp_path: Path, alg: str) -> None:
+    creds = signers.from_pem_files(corpus / f"certs/{alg}.pub", corpus / f"certs/{alg}.pem")
+    assert creds.alg == alg
+    out = tmp_path / f"{alg}.mp4"
+    signing.sign(clip, out, creds, Disclosure(generator="Sora"))
+    verdict = Verifier(load_anchors(corpus / "certs/test_cert_root_bundle.pem")).verify(out)
+    assert verdict.verdict is Outcome.TRUSTED
+    assert verdict.failure_codes == ()
+    leaf = x509.load_pem_x509_certificates((corpus / f"certs/{alg}.pub").read_bytes())[0]
+    assert verdict.signer is not None
+    assert verdict.signer.sha256 == leaf.fingerprint(hashes.SHA256()).hex()
+
+
+def test_verdict_reports_ai_disclosure_and_signer(signed_clip: Path, pki: DevPki) -> None:
+    v = Verifier(load_anchors(pki.root_ca)).verify(signed_clip)
+    assert v.verdict is Outcome.TRUSTED
+    assert v.ai_generated is True
+    assert v.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert v.generator is not None and (v.generator.name, v.generator.version) == ("Sora", "2")
+    assert v.claim_generator is not None and v.claim_generator.startswith("provenance/")
+    leaf = x509.load_pem_x509_certificates(pki.signer_chain.read_bytes())[0]
+    assert v.signer is not None
+    assert v.signer.subject == leaf.subject.rfc4514_string()
+    assert v.signer.issuer == leaf.issuer.rfc4514_string()  # the CA, not the signer's organisation
+    assert v.signer.sha256 == leaf.fingerprint(hashes.SHA256()).hex()
+    assert v.manifest_source == "embedded"
+
+
+def test_without_anchors_valid_passes_with_untrusted_code(signed_clip: Path) -> None:
+    v = Verifier().verify(signed_clip)
+    assert v.verdict is Outcome.VALID
+    assert v.failure_codes == ("signingCredential.untrusted",)
+    assert v.passed
+
+
+def test_untrusted_signer_fails_when_anchors_given(signed_clip: Path, other_pki: DevPki) -> None:
+    v = Verifier(load_anchors(other_pki.root_ca)).verify(signed_clip)
+    assert v.verdict is Outcome.VALID
+    assert not v.passed
+
+
+def test_unsigned_clip(clip: Path) -> None:
+    v = Verifier().verify(clip)
+    assert v.verdict is Outcome.UNSIGNED
+    assert v.signer is None and v.failure_codes == ()
+
+
+def _break_signature(path: Path) -> None:
+    data = path.read_bytes()
+    at = data.index(b"c2pa.signature\x00")
+    cbor_at = data.index(b"cbor", at)
+    size = struct.unpack(">I", data[cbor_at - 4 : cbor_at])[0]
+    sig = data[cbor_at + 4 : cbor_at - 4 + size]
+    i = cbor_at + 4 + sig.rindex(cbor2.loads(sig).value[3]) + 5
+    path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :])
+
+
+def test_broken_parent_does_not_hide_behind_valid_child(tmp_path: Path, signed_clip: Path, clip: Path,
+                                                        pki: DevPki) -> None:
+    parent = tmp_path / "parent.mp4"
+    parent.write_bytes(signed_clip.read_bytes())
+    _break_signature(parent)
+    child = tmp_path / "child.mp4"
+    sign_file(clip, child, pki, generator="Sora", parent=parent)
+    v = Verifier(load_anchors(pki.root_ca)).verify(child)
+    assert v.verdict is Outcome.INVALID
+    assert "claimSignature.mismatch" in v.failure_codes
+    (ingredient,) = v.ingredients
+    assert ingredient.relationship == "parentOf"
+    assert ingredient.verdict is Outcome.INVALID
+    assert ingredient.failure_codes == ("claimSignature.mismatch",)
+
+
+def test_remix_records_parent_and_composite_disclosure(tmp_path: Path, signed_clip: Path, clip: Path,
+                                                      pki: DevPki) -> None:
+    child = tmp_path / "remix.mp4"
+    sign_file(clip, child, pki, generator="Sora", parent=signed_clip)
+    v = Verifier(load_anchors(pki.root_ca)).verify(child)
+    assert v.verdict is Outcome.TRUSTED
+    assert v.ai_generated is True
+    assert v.digital_source_type.endswith("/compositeWithTrainedAlgorithmicMedia")  # type: ignore[union-attr]
+    (ingredient,) = v.ingredients
+    assert (ingredient.title, ingredient.relationship, ingredient.verdict) == ("signed.mp4", "parentOf",
+                                                                               Outcome.TRUSTED)
+
+
+def test_error_verdicts_never_raise(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    verifier = Verifier()
+    for path in (tmp_path / "missing.mp4", tmp_path, text, empty):
+        v = verifier.verify(path)
+        assert v.verdict is Outcome.ERROR
+        assert v.error and str(path) in v.error
+
+
+def test_json_schema_fields(signed_clip: Path) -> None:
+    data = Verifier().verify(signed_clip).to_dict()
+    for key in ("path", "verdict", "ai_generated", "digital_source_type", "generator", "claim_generator", "signer",
+                "timestamp", "failure_codes", "informational_codes", "ingredients", "error"):
+        assert key in data
+    assert set(data["signer"]) >= {"subject", "issuer", "sha256"}
+    json.dumps(data)  # serialisable as is
+
+
+def test_sidecar_picked_up_automatically(tmp_path: Path, pki: DevPki) -> None:
+    src = make_clip(tmp_path / "src.mkv", "mkv")
+    out = tmp_path / "out.mkv"
+    sign_file(src, out, pki, generator="Sora")
+    v = Verifier(load_anchors(pki.root_ca)).verify(out)
+    assert (v.verdict, v.manifest_source) == (Outcome.TRUSTED, "sidecar")
+    # Without its sidecar the copy is simply unsigned: Matroska cannot embed a manifest.
+    lone = tmp_path / "lone.mkv"
+    lone.write_bytes(out.read_bytes())
+    assert Verifier().verify(lone).verdict is Outcome.UNSIGNED
