@@ -154,3 +154,19 @@ def test_sidecar_picked_up_automatically(tmp_path: Path, pki: DevPki) -> None:
     lone = tmp_path / "lone.mkv"
     lone.write_bytes(out.read_bytes())
     assert Verifier().verify(lone).verdict is Outcome.UNSIGNED
+
+
+def test_trust_covers_ingredient_signers(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
+    parent, child = tmp_path / "parent.mp4", tmp_path / "child.mp4"
+    sign_file(clip, parent, other_pki, generator="Camera app")
+    sign_file(clip, child, pki, generator="Sora", parent=parent)
+    only_child_signer = Verifier(load_anchors(pki.root_ca)).verify(child)
+    assert only_child_signer.verdict is Outcome.VALID  # the parent's signer is not trusted
+    assert only_child_signer.ingredients[0].failure_codes == ("signingCredential.untrusted",)
+    bundle = tmp_path / "both.pem"
+    bundle.write_bytes(pki.root_ca.read_bytes() + other_pki.root_ca.read_bytes())
+    both = Verifier(load_anchors(bundle)).verify(child)
+    # The parent's status recorded at signing said "untrusted"; the live re-check corrects it.
+    assert both.verdict is Outcome.TRUSTED, both
+    assert both.ingredients[0].verdict is Outcome.TRUSTED
+    assert both.failure_codes == ()

@@ -1,0 +1,44 @@
+"""The signer's certificate chain is read from the COSE x5chain in every container."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from provenance import jumbf, media
+from provenance.pki import DevPki
+
+from .conftest import make_clip, sign_file
+
+
+def chain_of(path: Path, store_path: Path | None = None) -> list[x509.Certificate]:
+    source = store_path or path
+    kind = media.detect(source)
+    with open(source, "rb") as f:
+        store = jumbf.manifest_store_bytes(f, os.fstat(f.fileno()).st_size, kind)
+    assert store is not None
+    sig = jumbf.signature_of(store, None)
+    assert sig is not None
+    return [x509.load_der_x509_certificate(der) for der in jumbf.x5chain(sig)]
+
+
+@pytest.mark.parametrize("container", ["mp4", "mov", "fmp4", "avi", "webm"])
+def test_chain_from_our_files(tmp_path: Path, pki: DevPki, container: str) -> None:
+    ext = "mp4" if container == "fmp4" else container
+    out = tmp_path / f"out.{ext}"
+    result = sign_file(make_clip(tmp_path / f"in.{ext}", container), out, pki)
+    expected = x509.load_pem_x509_certificates(pki.signer_chain.read_bytes())
+    assert chain_of(out, result.sidecar) == expected
+
+
+def test_chain_from_third_party_jpeg(corpus: Path) -> None:
+    chain = chain_of(corpus / "public-testfiles/adobe-20220124-C.jpg")
+    assert "C2PA Signer" in chain[0].subject.rfc4514_string()
+
+
+def test_garbage_gives_nothing() -> None:
+    assert jumbf.x5chain(b"\x00garbage") == []
+    assert jumbf.signature_of(b"\x00\x00\x00\x08jumb", None) is None
