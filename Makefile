@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-deps lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy provenance cli
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) test-deps lint typecheck
 	$(BIN)/python -m pytest -q tests
+
+# System tools some tests use: SoftHSM2 (a real PKCS#11 token) and openssl (the test time-stamping
+# authority). Installed only when missing and only as root with apt-get; otherwise those tests skip
+# and say why.
+TEST_TOOLS := softhsm2-util:softhsm2 openssl:openssl
+test-deps:
+	@missing=""; for tool in $(TEST_TOOLS); do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "test-deps: installing$$missing"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+			|| echo "test-deps: could not install$$missing; the tests that need them will be skipped"; \
+	else \
+		echo "test-deps:$$missing missing (installing needs root and apt-get); the tests that need them will be skipped"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py

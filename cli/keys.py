@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-ALGS = ["es256", "es384", "es512", "ps256", "ed25519"]
+from provenance.pki import ALGORITHMS as ALGS
 
 
 @click.group()

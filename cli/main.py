@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -20,12 +19,16 @@ COMMANDS = {
     "sign": "provenance_cli.sign:sign",
     "verify": "provenance_cli.verify:verify",
     "inspect": "provenance_cli.inspect:inspect",
+    "check": "provenance_cli.check:check",
+    "trust": "provenance_cli.trust:trust",
 }
 HELP = {
     "keys": "Create and manage signing keys.",
     "sign": "Sign a clip as AI-generated with a C2PA manifest.",
     "verify": "Verify C2PA credentials of one or more files.",
     "inspect": "Print a file's full C2PA manifest store as JSON.",
+    "check": "CI gate: check a tree of media against a provenance policy.",
+    "trust": "Show a signed file's certificate chain; where trust files live.",
 }
 
 
@@ -59,6 +62,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     Exit codes: 0 success / every file passes, 1 a file failed verification or
     an operation failed, 2 usage error (bad options, unreadable trust anchors).
     """
+    import logging  # here, not at the top: `--version`/`--help` start faster without it
+
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")

@@ -54,6 +54,8 @@ def verdict_text(v: Verdict) -> str:
             lines.append("  manifest:      detached (.c2pa sidecar)")
     for code in v.failure_codes:
         lines.append(f"  problem:       {code}: {explain(code)}")
+    for reason in v.trust_failures:
+        lines.append(f"  not trusted:   {reason}")
     for ing in v.ingredients:
         name = ing.title or "(untitled)"
         rel = f" [{ing.relationship}]" if ing.relationship else ""

@@ -6,27 +6,39 @@ from pathlib import Path
 import click
 
 from .errors import EXIT_FAILED, EXIT_OK
-from .options import load_trust_anchors, trust_anchors_option
+from .options import (
+    allowed_signer_option,
+    load_allowed_signers,
+    load_trust_anchors,
+    load_tsa_trust_anchors,
+    trust_anchors_option,
+    tsa_trust_anchors_option,
+)
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trust_anchors_option
+@tsa_trust_anchors_option
+@allowed_signer_option
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               envvar="PROVENANCE_FORMAT", help="Output format.  [env: PROVENANCE_FORMAT]")
-def verify(files: tuple[Path, ...], trust_anchors: Path | None, output_format: str) -> None:
+def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchors: Path | None,
+           allowed_signers: tuple[str, ...], output_format: str) -> None:
     """Verify the C2PA credentials of FILES.
 
     \b
     Verdicts: trusted, valid (signer not trusted), invalid, unsigned, error.
     Exit 0 when every file passes; 1 when any file is invalid, unsigned or
-    unreadable, or only valid while --trust-anchors was given; 2 on usage errors.
+    unreadable, or only valid while --trust-anchors was given, or fails a trust
+    setting (--allowed-signer, --tsa-trust-anchors); 2 on usage errors.
     """
     from provenance.verify import Verifier
 
     from .render import verdicts_json, verdicts_text
 
-    verifier = Verifier(load_trust_anchors(trust_anchors))
+    verifier = Verifier(load_trust_anchors(trust_anchors), tsa_anchors=load_tsa_trust_anchors(tsa_trust_anchors),
+                        allowed_signers=load_allowed_signers(allowed_signers))
     verdicts = [verifier.verify(f) for f in files]
     click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))
     for v in verdicts:

@@ -77,6 +77,12 @@ class RepositoryError(ProvenanceError):
     remedy = "Check --store / --resolver and that the service is reachable."
 
 
+class SoftBindingError(MediaError):
+    """No content fingerprint (ISCC Video-Code) can be computed for a file."""
+
+    remedy = "Give a file with a decodable video stream, or sign with --no-soft-binding."
+
+
 def c2pa_reason(error: Exception) -> str:
     """c2pa's message without its error-kind prefix ("Other: ...", "ManifestNotFound: ...")."""
     message = str(error)

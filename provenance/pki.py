@@ -20,9 +20,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .errors import CredentialError, OutputExistsError, UsageError
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-C2PA_CLAIM_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
-# c2pa accepts a signing certificate whose EKU holds one of these.
-SIGNING_EKUS = {ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING, C2PA_CLAIM_SIGNING}
+# The C2PA profile names documentSigning and emailProtection, but c2pa 0.91.3 refuses a leaf
+# that has documentSigning (or the C2PA claim-signing OID) without emailProtection ("missing
+# required EKU"), so the pre-flight demands what c2pa really accepts.
+SIGNING_EKUS = {ExtendedKeyUsageOID.EMAIL_PROTECTION}
 
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 _CURVE_ALG = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
@@ -124,7 +125,7 @@ def check_signing_certificate(leaf: x509.Certificate, *, now: dt.datetime | None
     if not isinstance(eku, x509.ExtendedKeyUsage) or not SIGNING_EKUS & set(eku):
         raise CredentialError(
             "leaf certificate lacks the documentSigning/emailProtection EKU",
-            remedy="Issue the signing certificate with EKU documentSigning (1.3.6.1.5.5.7.3.36).",
+            remedy="Issue the signing certificate with EKU emailProtection (and documentSigning, 1.3.6.1.5.5.7.3.36).",
         )
 
 
@@ -162,8 +163,13 @@ def _new_key(alg: str) -> PrivateKey:
     raise UsageError(f"unknown algorithm {alg!r}", remedy=f"Use one of: {', '.join(ALGORITHMS)}.")
 
 
-def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    # c2pa rejects a P-521 CA signing with SHA-256 (the chain shows as untrusted): match the hash to the curve.
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 256:
+        return hashes.SHA512() if key.curve.key_size > 384 else hashes.SHA384()
+    return hashes.SHA256()
 
 
 def _name(org: str, common_name: str) -> x509.Name:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from .errors import (
     UsageError,
     c2pa_reason,
 )
-from .manifest import Disclosure, definition, parent_ingredient
+from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient
 from .signers import SigningCredentials
+from .softbinding import SoftBinding
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SignResult:
     sidecar: Path | None  # the detached manifest, when one was written
     manifest_store: bytes = b""
     media_type: str = ""
+    soft_binding: SoftBinding | None = None  # the io.iscc.v0 value recorded in the manifest, if any
 
 
 def _check_paths(source: Path, output: Path, force: bool) -> None:
@@ -61,8 +63,12 @@ def sign(
     parent: str | os.PathLike[str] | None = None,
     sidecar: bool = False,
     force: bool = False,
+    soft_binding: bool = False,
 ) -> SignResult:
-    """Sign `source` into `output`; on any failure nothing is left at `output`."""
+    """Sign `source` into `output`; on any failure nothing is left at `output`.
+
+    With `soft_binding`, a video's ISCC Video-Code is recorded in a `c2pa.soft-binding` assertion.
+    """
     import c2pa
 
     source, output = Path(source), Path(output)
@@ -76,6 +82,9 @@ def sign(
     if sidecar_file is not None and sidecar_file.exists() and not force:
         raise OutputExistsError(f"{sidecar_file} already exists")
 
+    binding = _soft_binding(source, kind) if soft_binding else None
+    if binding is not None:
+        disclosure = replace(disclosure, extra_assertions=(*disclosure.extra_assertions, binding.assertion()))
     manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
     try:
         builder = c2pa.Builder(json.dumps(manifest))
@@ -85,17 +94,37 @@ def sign(
             builder.set_no_embed()
         with atomic_files() as out, open(source, "rb") as src:
             dst = out.open(output)
-            store = _sign_into(builder, credentials, kind.mime, src, dst)
+            store = _sign_into(builder, credentials, kind.mime, src, dst, embedded=not detached, definition=manifest,
+                               ingredient_ids=(PARENT_INGREDIENT_LABEL,) if parent is not None else ())
             dst.close()
             if sidecar_file is not None:
                 with out.open(sidecar_file) as side:
                     side.write(store)
     except c2pa.C2paError as e:
-        raise _c2pa_error(e, source, credentials.tsa_url) from e
-    return SignResult(output, sidecar_file, store, kind.mime)
+        # A key on a token or behind a command failed: its own reason beats c2pa's generic one.
+        raise (credentials.callback_failure() or _c2pa_error(e, source, credentials.tsa_url)) from e
+    return SignResult(output, sidecar_file, store, kind.mime, binding)
 
 
-def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: Any, dst: Any) -> bytes:
+def _soft_binding(source: Path, kind: media_mod.MediaType) -> SoftBinding | None:
+    """The clip's ISCC soft binding; None for media without video (the Video-Code needs frames)."""
+    if kind.kind != "video":
+        return None
+    from .softbinding import compute
+
+    return compute(source)
+
+
+def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: Any, dst: Any, *,
+               embedded: bool = False, definition: dict[str, Any] | None = None,
+               ingredient_ids: tuple[str, ...] = ()) -> bytes:
+    if embedded and definition is not None:
+        # MP4/MOV: one kernel copy plus one hash pass (provenance/fastpath.py); None → c2pa's own writer.
+        from .fastpath import sign_embedded
+
+        fast = sign_embedded(builder, definition, credentials, mime, src, dst, ingredient_ids=ingredient_ids)
+        if fast is not None:
+            return fast
     with credentials.c2pa_signer() as signer:
         store: bytes = builder.sign(signer, mime, src, dst)
     return store

@@ -127,10 +127,14 @@ class Verdict:
     trust_anchors_given: bool = False
     error: str | None = None
     recovered: Recovered | None = None
+    # Our own trust layer's reasons to reject (signer pinning, timestamp authority), one sentence each.
+    trust_failures: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         """Whether this file passes a plain verify (no extra policy)."""
+        if self.trust_failures:
+            return False
         if self.verdict is Outcome.TRUSTED:
             return True
         return self.verdict is Outcome.VALID and not self.trust_anchors_given
@@ -140,6 +144,7 @@ class Verdict:
         data["verdict"] = self.verdict.value
         data["failure_codes"] = list(self.failure_codes)
         data["informational_codes"] = list(self.informational_codes)
+        data["trust_failures"] = list(self.trust_failures)
         if self.signer is not None:
             data["signer"].pop("chain_pem", None)
         data["ingredients"] = [

@@ -16,7 +16,7 @@ from typing import Any
 from . import jumbf
 from . import media as media_mod
 from .errors import MediaError, c2pa_reason
-from .trust import TrustAnchors, reader_settings
+from .trust import TrustAnchors, TrustPolicy
 from .verdict import (
     Generator,
     Ingredient,
@@ -44,16 +44,31 @@ class ManifestReport:
 class Verifier:
     """Verifies files against one trust configuration; reusable across files."""
 
-    def __init__(self, anchors: TrustAnchors | None = None) -> None:
+    def __init__(self, anchors: TrustAnchors | None = None, *, tsa_anchors: TrustAnchors | None = None,
+                 allowed_signers: Iterable[str] = ()) -> None:
         self.anchors = anchors
+        self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers))
         self._context: Any = None
 
     def _c2pa_context(self) -> Any:
         if self._context is None:
             import c2pa
 
-            self._context = c2pa.Context.from_dict(reader_settings(self.anchors))
+            self._context = c2pa.Context.from_dict(self.policy.c2pa_settings())
         return self._context
+
+    def read_store(self, store: bytes, source: str) -> ManifestReport:
+        """c2pa's report on a stand-alone manifest store (e.g. one recovered from a repository).
+
+        No asset comes with it, so c2pa reports its hard binding as mismatched; the caller decides
+        what that means (see provenance.recovery).
+        """
+        import io
+
+        import c2pa
+
+        reader = c2pa.Reader(media_mod.MANIFEST_STORE.mime, io.BytesIO(store), context=self._c2pa_context())
+        return self._report(reader, store, source)
 
     def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
         """c2pa's report for a file (embedded or sidecar manifest), or None if it has none."""
@@ -101,7 +116,7 @@ class Verifier:
             return Verdict(str(p), Outcome.ERROR, error=f"{p}: {e.strerror or e}", trust_anchors_given=given)
         if report is None:
             return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given)
-        return verdict_from_report(str(p), report, anchors_given=given)
+        return self.policy.apply(verdict_from_report(str(p), report, anchors_given=given), report)
 
 
 def _codes(entries: Iterable[Any]) -> list[str]:
@@ -175,9 +190,14 @@ def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str
     return None
 
 
-def _timestamp(manifest: dict[str, Any]) -> Timestamp | None:
-    info = manifest.get("signature_info") or {}
-    time = info.get("time")
+def _timestamp(manifest: dict[str, Any], store: bytes | None, label: str | None) -> Timestamp | None:
+    """Time and authority from the RFC 3161 token; whether it is trusted is TrustPolicy's call."""
+    from .timestamp import token_of
+
+    token = token_of(store, label)
+    if token is not None:
+        return Timestamp(token.gen_time.isoformat(), token.tsa_name)
+    time = (manifest.get("signature_info") or {}).get("time")
     return Timestamp(time) if time else None
 
 
@@ -243,7 +263,7 @@ def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: boo
         claim_generator=_claim_generator(manifest),
         title=manifest.get("title"),
         signer=signer_from_store(report.store, label, manifest),
-        timestamp=_timestamp(manifest),
+        timestamp=_timestamp(manifest, report.store, label),
         failure_codes=failures,
         informational_codes=informational,
         ingredients=ingredients,

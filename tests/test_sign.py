@@ -139,8 +139,9 @@ def _leaf(pki: DevPki, *, eku: list[x509.ObjectIdentifier] | None, ca: bool = Fa
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, "lacks the documentSigning/emailProtection EKU"),
     ({"eku": None}, "lacks the documentSigning/emailProtection EKU"),
-    ({"eku": [DOCUMENT_SIGNING], "ca": True}, "CA certificate"),
-    ({"eku": [DOCUMENT_SIGNING], "not_after": dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)},
+    ({"eku": [DOCUMENT_SIGNING]}, "lacks the documentSigning/emailProtection EKU"),
+    ({"eku": [ExtendedKeyUsageOID.EMAIL_PROTECTION], "ca": True}, "CA certificate"),
+    ({"eku": [ExtendedKeyUsageOID.EMAIL_PROTECTION], "not_after": dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)},
      "certificate expired on 2024-01-02"),
 ])
 def test_preflight_names_the_problem(pki: DevPki, kwargs: dict, message: str) -> None:  # type: ignore[type-arg]

@@ -59,6 +59,7 @@ def _pem(cert: x509.Certificate) -> bytes:
 @dataclass(frozen=True)
 class TsaPki:
     root_ca: Path  # trust anchor for the TSA
+    root_key: Path  # the TSA root's key, for tests that misuse it to issue other certificates
     tsa_cert: Path
     tsa_key: Path
     tsa_subject: str
@@ -92,8 +93,11 @@ def make_tsa_pki(directory: Path, *, common_name: str = "Test Time Stamping Auth
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA256())
     )
-    pki = TsaPki(directory / "tsa-root.pem", directory / "tsa.pem", directory / "tsa.key", tsa_name.rfc4514_string())
+    pki = TsaPki(directory / "tsa-root.pem", directory / "tsa-root.key", directory / "tsa.pem", directory / "tsa.key",
+                 tsa_name.rfc4514_string())
     pki.root_ca.write_bytes(_pem(root))
+    write_private_file(pki.root_key, root_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     pki.tsa_cert.write_bytes(_pem(tsa))
     write_private_file(pki.tsa_key, tsa_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))

@@ -1,0 +1,30 @@
+"""`provenance check`: a CI gate over a tree of media, driven by a policy.
+
+Importing this package is cheap; c2pa is loaded by the workers that verify.
+"""
+
+from __future__ import annotations
+
+from .policy import Policy, Scope, load_policy, load_policy_file
+from .rules import ALL_RULES, RuleInfo, RuleSet, Violation, compile_policy
+from .runner import CheckReport, FileResult, check, default_jobs, verify_files
+from .walk import Candidate, discover
+
+__all__ = [
+    "ALL_RULES",
+    "Candidate",
+    "CheckReport",
+    "FileResult",
+    "Policy",
+    "RuleInfo",
+    "RuleSet",
+    "Scope",
+    "Violation",
+    "check",
+    "compile_policy",
+    "default_jobs",
+    "discover",
+    "load_policy",
+    "load_policy_file",
+    "verify_files",
+]

@@ -1,0 +1,303 @@
+"""Policy rules: small objects, each looking at one file's verdict and returning its violations.
+
+Rules fail closed. Three rules are always on: unreadable media, broken credentials
+and a failed trust setting of the verifier fail every file that is not exempt
+(``allow_unsigned``). Rules about what intact credentials say (trust, signer, AI
+disclosure, timestamp) only look at files whose credentials are intact; broken
+ones have already failed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from ..codes import explain
+from ..errors import PolicyError
+from ..verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Outcome, Recovered, Verdict
+from .policy import Policy, Scope
+
+# What counts as an AI disclosure for require_ai_disclosure.
+AI_DISCLOSURE_TYPES = frozenset({TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED})
+INTACT = (Outcome.TRUSTED, Outcome.VALID)
+UNTRUSTED = "signingCredential.untrusted"
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str  # stable rule id, e.g. "missing-credentials"
+    message: str  # plain words, for people
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """Rule metadata for reports (SARIF rule descriptors, JUnit failure types)."""
+
+    id: str
+    name: str  # PascalCase, SARIF's reportingDescriptor.name
+    summary: str
+    description: str
+
+
+class Rule(Protocol):
+    info: ClassVar[RuleInfo]
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]: ...
+
+
+def _short_type(source_type: str | None) -> str:
+    return source_type.rsplit("/", 1)[-1] if source_type else "none"
+
+
+def _signer(verdict: Verdict) -> str:
+    return verdict.signer.subject if verdict.signer is not None else "an unknown signer"
+
+
+class ReadableMedia:
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "unreadable-media", "UnreadableMedia",
+        "The file could not be read as media.",
+        "The file is corrupt, truncated, not a supported media type, or could not be opened, so its "
+        "credentials cannot be checked. Such files fail the check.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict is not Outcome.ERROR:
+            return []
+        reason = (verdict.error or "cannot be read as media").removeprefix(f"{verdict.path}: ")
+        return [Violation(self.info.id, reason)]
+
+
+class IntactCredentials:
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "invalid-credentials", "InvalidCredentials",
+        "The Content Credentials are broken or the file was altered after signing.",
+        "A signature, hash binding or assertion check of the C2PA manifest failed: the media or its "
+        "manifest changed after signing, or the manifest was forged.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict is not Outcome.INVALID:
+            return []
+        codes = [c for c in verdict.failure_codes if c != UNTRUSTED] or list(verdict.failure_codes)
+        reasons = "; ".join(f"{explain(c)} ({c})" for c in codes) or "the manifest failed validation"
+        return [Violation(self.info.id, f"credentials are invalid: {reasons}")]
+
+
+@dataclass(frozen=True)
+class TrustFailure:
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "trust-failure", "TrustFailure",
+        "The credentials fail a trust setting (time-stamping authority anchors).",
+        "The verifier's own trust layer rejected the credentials, e.g. the timestamp does not chain to the "
+        "time-stamping authority anchors (tsa_trust_anchors or --tsa-trust-anchors) or is missing.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict not in INTACT:
+            return []
+        return [Violation(self.info.id, reason) for reason in verdict.trust_failures]
+
+
+@dataclass(frozen=True)
+class RequireCredentials:
+    scope: Scope
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "missing-credentials", "MissingCredentials",
+        "The file carries no Content Credentials.",
+        "The policy's require_credentials globs (default: all media) say this file must carry a C2PA "
+        "manifest, embedded or as a .c2pa sidecar.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict is not Outcome.UNSIGNED or not self.scope.matches(path):
+            return []
+        return [Violation(self.info.id, "has no Content Credentials, and the policy requires them")]
+
+
+@dataclass(frozen=True)
+class RequireTrusted:
+    scope: Scope
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "untrusted-signer", "UntrustedSigner",
+        "The signer's certificate does not chain to a trust anchor.",
+        "The credentials are intact, but the signing certificate does not chain to any of the trust "
+        "anchors (policy trust_anchors or --trust-anchors).",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict is not Outcome.VALID or not self.scope.matches(path):
+            return []
+        if verdict.trust_failures and UNTRUSTED not in verdict.failure_codes:
+            return []  # the signer is trusted; only a trust setting failed (reported by trust-failure)
+        return [Violation(self.info.id, f"signed by {_signer(verdict)}, which does not chain to a trust anchor")]
+
+
+@dataclass(frozen=True)
+class AllowedSigners:
+    fingerprints: frozenset[str]
+    subjects: tuple[str, ...]
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "signer-not-allowed", "SignerNotAllowed",
+        "The signer is not one of the allowed signers.",
+        "The policy pins signers (allowed_signers): the leaf certificate's SHA-256 fingerprint or its "
+        "subject must match one of the listed values.",
+    )
+
+    def allows(self, verdict: Verdict) -> bool:
+        signer = verdict.signer
+        if signer is None:
+            return False
+        if signer.sha256 and signer.sha256.lower() in self.fingerprints:
+            return True
+        return any(fnmatch.fnmatchcase(signer.subject, pattern) for pattern in self.subjects)
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict not in INTACT or self.allows(verdict):
+            return []
+        who = "an unknown signer"
+        if verdict.signer is not None:
+            who = verdict.signer.subject + (f" (sha256 {verdict.signer.sha256})" if verdict.signer.sha256 else "")
+        return [Violation(self.info.id, f"signed by {who}, who is not in allowed_signers")]
+
+
+def _recovered_ai(recovered: Recovered | None) -> Recovered | None:
+    """Recovered credentials that are themselves intact and declare AI generation."""
+    if recovered is None or recovered.verdict not in INTACT:
+        return None
+    return recovered if recovered.digital_source_type in AI_DISCLOSURE_TYPES else None
+
+
+@dataclass(frozen=True)
+class RequireAiDisclosure:
+    scope: Scope
+    accept_recovered: bool = False
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "missing-ai-disclosure", "MissingAiDisclosure",
+        "The credentials do not declare the file as AI-generated.",
+        "Files matched by require_ai_disclosure must carry intact credentials whose digitalSourceType is "
+        "trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia. With "
+        "accept_recovered_ai_disclosure, such a disclosure recovered from a manifest repository also "
+        "counts (it never counts as a signature).",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if not self.scope.matches(path) or verdict.verdict in (Outcome.INVALID, Outcome.ERROR):
+            return []
+        if verdict.verdict in INTACT and verdict.digital_source_type in AI_DISCLOSURE_TYPES:
+            return []
+        if self.accept_recovered and _recovered_ai(verdict.recovered) is not None:
+            return []
+        if verdict.verdict is Outcome.UNSIGNED:
+            message = "has no Content Credentials, so no AI disclosure, and the policy requires one"
+        else:
+            message = (f"the credentials do not declare AI generation (digitalSourceType: "
+                       f"{_short_type(verdict.digital_source_type)}), and the policy requires it")
+        return [Violation(self.info.id, message)]
+
+
+@dataclass(frozen=True)
+class ForbidAi:
+    scope: Scope
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "forbidden-ai", "ForbiddenAi",
+        "The file is declared AI-generated where the policy forbids it.",
+        "Files matched by forbid_ai (e.g. camera originals) must not be declared AI-generated, neither by "
+        "their own credentials nor by credentials recovered for them.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if not self.scope.matches(path):
+            return []
+        if verdict.verdict in INTACT and verdict.ai_generated:
+            kind = _short_type(verdict.digital_source_type)
+            return [Violation(self.info.id, f"is declared AI-generated ({kind}), which the policy forbids here")]
+        recovered = verdict.recovered
+        if recovered is not None and recovered.verdict in INTACT and recovered.ai_generated:
+            kind = _short_type(recovered.digital_source_type)
+            return [Violation(self.info.id, f"recovered credentials declare it AI-generated ({kind}), "
+                                            "which the policy forbids here")]
+        return []
+
+
+@dataclass(frozen=True)
+class RequireTimestamp:
+    scope: Scope
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "missing-timestamp", "MissingTimestamp",
+        "The signature has no trusted timestamp.",
+        "Files matched by require_timestamp must be signed with an RFC 3161 timestamp, so the signature "
+        "stays verifiable after the signing certificate expires.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        if verdict.verdict not in INTACT or not self.scope.matches(path):
+            return []
+        if verdict.timestamp is None:
+            return [Violation(self.info.id, "the signature has no timestamp, and the policy requires one")]
+        if verdict.timestamp.trusted is False:
+            return [Violation(self.info.id, "the signature's timestamp is not trusted")]
+        return []
+
+
+# Every rule, in a fixed order: SARIF rule indexes and report ordering depend on it.
+ALL_RULES: tuple[RuleInfo, ...] = (
+    ReadableMedia.info,
+    IntactCredentials.info,
+    TrustFailure.info,
+    RequireCredentials.info,
+    RequireTrusted.info,
+    AllowedSigners.info,
+    RequireAiDisclosure.info,
+    ForbidAi.info,
+    RequireTimestamp.info,
+)
+RULE_ORDER = {info.id: index for index, info in enumerate(ALL_RULES)}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    exempt: bool
+    violations: tuple[Violation, ...]
+
+
+class RuleSet:
+    """A policy compiled into rules; `evaluate` gives one file's violations."""
+
+    def __init__(self, rules: Sequence[Rule], exempt: Scope) -> None:
+        self.rules = tuple(rules)
+        self.exempt = exempt
+
+    def evaluate(self, path: str, verdict: Verdict) -> Evaluation:
+        if self.exempt.matches(path):
+            return Evaluation(True, ())
+        found = [v for rule in self.rules for v in rule.check(path, verdict)]
+        return Evaluation(False, tuple(sorted(found, key=lambda v: RULE_ORDER[v.rule])))
+
+
+def compile_policy(policy: Policy, *, anchors_given: bool) -> RuleSet:
+    """The rules a policy stands for; refuses combinations that could never pass honestly."""
+    rules: list[Rule] = [ReadableMedia(), IntactCredentials(), TrustFailure()]
+    if policy.require_credentials:
+        rules.append(RequireCredentials(policy.require_credentials))
+    trusted = policy.require_trusted
+    if trusted is None:
+        trusted = Scope.all() if anchors_given else Scope.none()
+    if trusted and not anchors_given:
+        raise PolicyError(
+            f"{policy.source}: require_trusted needs trust anchors",
+            remedy="Set trust_anchors in the policy or pass --trust-anchors.",
+        )
+    if trusted:
+        rules.append(RequireTrusted(trusted))
+    if policy.allowed_fingerprints or policy.allowed_subjects:
+        rules.append(AllowedSigners(policy.allowed_fingerprints, policy.allowed_subjects))
+    if policy.require_ai_disclosure:
+        rules.append(RequireAiDisclosure(policy.require_ai_disclosure, policy.accept_recovered_ai_disclosure))
+    if policy.forbid_ai:
+        rules.append(ForbidAi(policy.forbid_ai))
+    if policy.require_timestamp:
+        rules.append(RequireTimestamp(policy.require_timestamp))
+    return RuleSet(rules, policy.allow_unsigned)

@@ -1,0 +1,297 @@
+"""Signing with keys that never leave a real PKCS#11 token (SoftHSM2), through c2pa's callback signer."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from provenance import pkcs11 as p11
+from provenance import signers, signing
+from provenance.errors import CredentialError, UsageError
+from provenance.manifest import Disclosure
+from provenance.pki import PublicKey
+from provenance.trust import load_anchors
+from provenance.verdict import Outcome
+from provenance.verify import Verifier
+
+from .conftest import CliResult, run_cli
+from .testpki import ALGORITHMS, CertAuthority, pem
+
+MODULE_CANDIDATES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+)
+MODULE = next((m for m in MODULE_CANDIDATES if Path(m).is_file()), None)
+pytestmark = pytest.mark.skipif(
+    MODULE is None or shutil.which("softhsm2-util") is None,
+    reason="SoftHSM2 is not installed (Debian/Ubuntu: apt-get install softhsm2; `make test-deps` does it as root)",
+)
+
+TOKEN = "provenance-test"
+PIN = "246810"
+SO_PIN = "13579111"
+
+
+@dataclass(frozen=True)
+class Token:
+    module: str
+    conf: Path
+    chains: dict[str, Path]  # algorithm → PEM chain of the certificate issued for the token's key
+    ca_root: Path
+    env: dict[str, str]
+
+    def uri(self, alg: str, **extra: str) -> str:
+        attrs = {"token": TOKEN, "object": f"signer-{alg}", **extra}
+        return "pkcs11:" + ";".join(f"{k}={v}" for k, v in attrs.items())
+
+
+def _public_key(pkcs11_public: Any) -> PublicKey:
+    from asn1crypto.core import OctetString
+    from pkcs11 import Attribute, KeyType
+    from pkcs11.util.ec import encode_ec_public_key
+    from pkcs11.util.rsa import encode_rsa_public_key
+
+    if pkcs11_public.key_type == KeyType.EC:
+        key = serialization.load_der_public_key(encode_ec_public_key(pkcs11_public))
+    elif pkcs11_public.key_type == KeyType.RSA:
+        key = serialization.load_der_public_key(encode_rsa_public_key(pkcs11_public))
+    else:
+        key = ed25519.Ed25519PublicKey.from_public_bytes(OctetString.load(pkcs11_public[Attribute.EC_POINT]).native)
+    assert isinstance(key, PublicKey)
+    return key
+
+
+def _generate(session: Any, alg: str) -> Any:
+    """A key pair made on the token; the private half is sensitive and not extractable."""
+    from asn1crypto.core import ObjectIdentifier
+    from pkcs11 import Attribute, KeyType, Mechanism
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    label, key_id = f"signer-{alg}", alg.encode()
+    private = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True}
+    if alg.startswith("ps"):
+        public, _ = session.generate_keypair(KeyType.RSA, 2048, store=True, label=label, id=key_id,
+                                             private_template=private)
+        return public
+    if alg == "ed25519":
+        params = session.create_domain_parameters(
+            KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ObjectIdentifier("1.3.101.112").dump()}, local=True)
+        public, _ = params.generate_keypair(store=True, label=label, id=key_id, private_template=private,
+                                            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN)
+        return public
+    curve = {"es256": "secp256r1", "es384": "secp384r1", "es512": "secp521r1"}[alg]
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
+    public, _ = params.generate_keypair(store=True, label=label, id=key_id, private_template=private)
+    return public
+
+
+def _store_certificate(session: Any, cert: x509.Certificate, label: str, key_id: bytes) -> None:
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+
+    session.create_object({
+        Attribute.CLASS: ObjectClass.CERTIFICATE,
+        Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+        Attribute.TOKEN: True,
+        Attribute.LABEL: label,
+        Attribute.ID: key_id,
+        Attribute.SUBJECT: cert.subject.public_bytes(),
+        Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
+    })
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
+    import pkcs11
+
+    assert MODULE is not None
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN],
+                   check=True, capture_output=True, env=os.environ)
+    ca = CertAuthority("Token Test Root")
+    chains: dict[str, Path] = {}
+    lib = pkcs11.lib(MODULE)
+    lib.reinitialize()  # the token was created after the module was first loaded in this process
+    with lib.get_token(token_label=TOKEN).open(rw=True, user_pin=PIN) as session:
+        for alg in ALGORITHMS:
+            chain = ca.issue(_public_key(_generate(session, alg)), f"HSM Signer {alg}")
+            chains[alg] = directory / f"{alg}-chain.pem"
+            chains[alg].write_bytes(pem(*chain))
+            if alg == "es256":  # one key whose certificates live on the token too
+                _store_certificate(session, chain[0], "signer-es256", b"es256")
+                _store_certificate(session, chain[1], "intermediate", b"ca")
+    env = {"SOFTHSM2_CONF": str(conf), "PROVENANCE_PKCS11_PIN": PIN}
+    yield Token(MODULE, conf, chains, ca.write_root(directory / "root.pem"), env)
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+def pin(value: str = PIN) -> signers.SecretProvider:
+    return lambda _what: value.encode()
+
+
+def sign_cli(token: Token, clip: Path, out: Path, *args: object, env: dict[str, str] | None = None) -> CliResult:
+    return run_cli("sign", clip, "-o", out, *args, env={**token.env, **(env or {})})
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_every_algorithm_signs_on_the_token(tmp_path: Path, clip: Path, token: Token, alg: str) -> None:
+    creds = signers.load_credentials(token.uri(alg), cert=token.chains[alg], pkcs11_module=token.module, pin=pin(),
+                                     alg=alg)
+    try:
+        assert creds.alg == alg and creds.key_pem is None  # nothing of the key in this process
+        out = tmp_path / f"{alg}.mp4"
+        signing.sign(clip, out, creds, Disclosure(generator="Veo"))
+    finally:
+        creds.close()
+    verdict = Verifier(load_anchors(token.ca_root)).verify(out)
+    assert verdict.verdict is Outcome.TRUSTED, verdict
+    assert verdict.signer is not None and verdict.signer.subject.startswith(f"CN=HSM Signer {alg}")
+
+
+def test_private_keys_are_not_extractable(token: Token) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    with pkcs11.lib(token.module).get_token(token_label=TOKEN).open(user_pin=PIN) as session:
+        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+        assert len(keys) == len(ALGORITHMS)
+        for key in keys:
+            assert key[Attribute.SENSITIVE] and not key[Attribute.EXTRACTABLE]
+
+
+def test_cli_signs_with_uri_module_and_pin_from_environment(tmp_path: Path, clip: Path, token: Token) -> None:
+    out = tmp_path / "out.mp4"
+    result = sign_cli(token, clip, out, "--cert", token.chains["ps384"], "--key", token.uri("ps384"),
+                      "--pkcs11-module", token.module)
+    assert result.code == 0, result.stderr
+    via_env = sign_cli(token, clip, tmp_path / "env.mp4", env={
+        "PROVENANCE_KEY": token.uri("es384"), "PROVENANCE_CERT": str(token.chains["es384"]),
+        "PROVENANCE_PKCS11_MODULE": token.module})
+    assert via_env.code == 0, via_env.stderr
+    checked = run_cli("verify", out, tmp_path / "env.mp4", "--trust-anchors", token.ca_root, "--format", "json")
+    assert checked.code == 0, checked.stdout
+    assert [v["verdict"] for v in json.loads(checked.stdout)] == ["trusted", "trusted"]
+
+
+def test_chain_read_from_the_token_when_no_cert_is_given(tmp_path: Path, clip: Path, token: Token) -> None:
+    out = tmp_path / "out.mp4"
+    result = sign_cli(token, clip, out, "--key", token.uri("es256", id="%65%73%32%35%36"),
+                      "--pkcs11-module", token.module)
+    assert result.code == 0, result.stderr
+    verdict = Verifier(load_anchors(token.ca_root)).verify(out)
+    assert verdict.verdict is Outcome.TRUSTED
+    assert verdict.signer is not None and len(verdict.signer.chain_pem) == 2  # leaf + intermediate from the token
+
+
+def test_timestamped_signature_from_the_token(tmp_path: Path, clip: Path, token: Token) -> None:
+    from .tsa import running_tsa
+
+    out = tmp_path / "out.mp4"
+    with running_tsa(tmp_path / "tsa") as tsa:
+        result = sign_cli(token, clip, out, "--cert", token.chains["ed25519"], "--key", token.uri("ed25519"),
+                          "--pkcs11-module", token.module, "--tsa-url", tsa.url)
+        assert result.code == 0, result.stderr
+        checked = run_cli("verify", out, "--trust-anchors", token.ca_root, "--tsa-trust-anchors", tsa.pki.root_ca,
+                          "--format", "json")
+    assert checked.code == 0, checked.stdout
+    stamp = json.loads(checked.stdout)[0]["timestamp"]
+    assert stamp["tsa"] == tsa.pki.tsa_subject and stamp["trusted"] is True
+
+
+def test_wrong_pin_is_one_clear_error_without_the_pin(tmp_path: Path, clip: Path, token: Token) -> None:
+    out = tmp_path / "out.mp4"
+    wrong_pin = "999999"
+    result = sign_cli(token, clip, out, "--cert", token.chains["es256"], "--key", token.uri("es256"),
+                      "--pkcs11-module", token.module, env={"PROVENANCE_PKCS11_PIN": wrong_pin})
+    assert result.code == 1
+    assert "wrong PIN" in result.stderr and "Traceback" not in result.stderr
+    verbose = sign_cli(token, clip, out, "--cert", token.chains["es256"], "--key", token.uri("es256"),
+                       "--pkcs11-module", token.module,
+                       env={"PROVENANCE_PKCS11_PIN": wrong_pin, "PROVENANCE_VERBOSE": "1"})
+    assert verbose.code == 1 and "Traceback" in verbose.stderr
+    ok = sign_cli(token, clip, tmp_path / "ok.mp4", "--cert", token.chains["es256"],
+                  "--key", token.uri("es256"), "--pkcs11-module", token.module, env={"PROVENANCE_VERBOSE": "1"})
+    assert ok.code == 0, ok.stderr
+    for r in (result, verbose):
+        assert wrong_pin not in r.stdout + r.stderr
+    assert PIN not in ok.stdout + ok.stderr
+    assert not out.exists()
+
+
+def test_pin_from_file_source(tmp_path: Path, clip: Path, token: Token) -> None:
+    pin_file = tmp_path / "pin"
+    pin_file.write_text(PIN + "\n")
+    creds = signers.load_credentials(token.uri("es256") + f"?pin-source=file:{pin_file}", cert=token.chains["es256"],
+                                     pkcs11_module=token.module, pin=None)
+    try:
+        signing.sign(clip, tmp_path / "out.mp4", creds, Disclosure())
+    finally:
+        creds.close()
+    assert Verifier(load_anchors(token.ca_root)).verify(tmp_path / "out.mp4").verdict is Outcome.TRUSTED
+    with pytest.raises(CredentialError, match="cannot read the PIN file"):
+        signers.load_credentials(token.uri("es256") + f"?pin-source=file:{tmp_path / 'absent'}",
+                                 cert=token.chains["es256"], pkcs11_module=token.module, pin=None)
+
+
+def test_token_problems_are_refused_before_signing(tmp_path: Path, clip: Path, token: Token) -> None:
+    out = tmp_path / "out.mp4"
+    unknown = sign_cli(token, clip, out, "--cert", token.chains["es256"], "--key", token.uri("es256", object="nope"),
+                       "--pkcs11-module", token.module)
+    assert unknown.code == 1 and "no private key on token" in unknown.stderr
+    other_token = sign_cli(token, clip, out, "--cert", token.chains["es256"],
+                           "--key", "pkcs11:token=absent;object=signer-es256", "--pkcs11-module", token.module)
+    assert other_token.code == 1 and "no PKCS#11 token matches" in other_token.stderr
+    # The key on the token is not the certificate's: caught by the probe signature.
+    mismatch = sign_cli(token, clip, out, "--cert", token.chains["es384"], "--key", token.uri("es256"),
+                        "--pkcs11-module", token.module, "--alg", "es384")
+    assert mismatch.code == 1 and "does not verify with the certificate's key" in mismatch.stderr
+    wrong_alg = sign_cli(token, clip, out, "--cert", token.chains["es256"], "--key", token.uri("es256"),
+                         "--pkcs11-module", token.module, "--alg", "ps256")
+    assert wrong_alg.code == 1 and "does not match the key" in wrong_alg.stderr
+    no_module = run_cli("sign", clip, "-o", out, "--cert", token.chains["es256"], "--key", token.uri("es256"),
+                        env={**token.env, "PROVENANCE_PKCS11_MODULE": ""})
+    assert no_module.code == 2 and "no PKCS#11 module" in no_module.stderr
+    pin_in_uri = sign_cli(token, clip, out, "--cert", token.chains["es256"],
+                          "--key", token.uri("es256") + "?pin-value=" + PIN, "--pkcs11-module", token.module)
+    assert pin_in_uri.code == 2 and "pin-value" in pin_in_uri.stderr
+    for r in (unknown, other_token, mismatch, wrong_alg, no_module, pin_in_uri):
+        assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1, r.stderr
+    assert not out.exists()
+
+
+def test_uri_parsing() -> None:
+    uri = p11.parse_uri("pkcs11:token=My%20Token;object=c2pa%3Bsigner;id=%01%02;type=private"
+                        "?module-path=/usr/lib/x.so")
+    assert (uri.token, uri.object, uri.key_id) == ("My Token", "c2pa;signer", b"\x01\x02")
+    assert uri.query == {"module-path": "/usr/lib/x.so"}
+    assert "id=0102" in uri.describe()
+    for bad in ("pkcs11:", "pkcs11:token=t", "pkcs11:object=k;label=x", "pkcs11:object=k;type=cert",
+                "pkcs11:object", "pkcs11:object=a;object=b", "file:key.pem"):
+        with pytest.raises(UsageError):
+            p11.parse_uri(bad)
+    with pytest.raises(UsageError, match="disagree"):
+        p11.module_path(p11.parse_uri("pkcs11:object=k?module-path=/a.so"), "/b.so")
+    with pytest.raises(CredentialError, match="does not exist"):
+        p11.module_path(p11.parse_uri("pkcs11:object=k"), "/nonexistent/libpkcs11.so")
