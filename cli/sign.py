@@ -7,6 +7,7 @@ import click
 from provenance.manifest import AI_TRAINING_CHOICES, EDIT_SOURCE_TYPES
 
 from .options import alg_option, pkcs11_module_option, signer_command_option, signing_credentials
+from .repository_options import soft_binding_option, store_location, store_option
 
 
 @click.command()
@@ -40,10 +41,13 @@ from .options import alg_option, pkcs11_module_option, signer_command_option, si
 @click.option("--sidecar", is_flag=True, envvar="PROVENANCE_SIDECAR",
               help="Write a detached manifest OUTPUT.c2pa next to an unchanged copy.")
 @click.option("--force", is_flag=True, envvar="PROVENANCE_FORCE", help="Overwrite an existing OUTPUT.")
+@soft_binding_option
+@store_option
 def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg: str | None,
          pkcs11_module: str | None, signer_command: str | None, generator: str | None,
          generator_version: str | None, title: str | None, ai_training: str | None, parent: Path | None,
-         edit_source: str, tsa_url: str | None, sidecar: bool, force: bool) -> None:
+         edit_source: str, tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool,
+         store: str | None) -> None:
     """Sign INPUT as AI-generated and write the signed clip to OUTPUT.
 
     MP4, MOV, M4V, fragmented MP4 and AVI get an embedded manifest; WebM and MKV
@@ -56,11 +60,27 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
                             ai_training=ai_training, edit_source=edit_source)
     credentials = signing_credentials(cert=cert, key=key, signer_command=signer_command, pkcs11_module=pkcs11_module,
                                       alg=alg, tsa_url=tsa_url)
+    # Opened before signing, so an unusable --store fails before anything is written.
+    repository = None
+    if soft_binding:
+        from provenance.repository import open_repository
+
+        repository = open_repository(store_location(store))
     try:
-        result = signing.sign(input_path, output, credentials, disclosure, parent=parent, sidecar=sidecar,
-                              force=force)
+        try:
+            result = signing.sign(input_path, output, credentials, disclosure, parent=parent, sidecar=sidecar,
+                                  force=force, soft_binding=soft_binding)
+        finally:
+            credentials.close()
+        click.echo(f"signed {input_path} -> {result.output}")
+        if result.sidecar is not None:
+            click.echo(f"detached manifest: {result.sidecar}")
+        if repository is not None and result.soft_binding is not None:
+            from provenance.recovery import register
+
+            entry = register(repository, result.manifest_store)
+            click.echo(f"soft binding: {result.soft_binding.iscc}")
+            click.echo(f"registered manifest {entry.manifest_id} in {repository.location}")
     finally:
-        credentials.close()
-    click.echo(f"signed {input_path} -> {result.output}")
-    if result.sidecar is not None:
-        click.echo(f"detached manifest: {result.sidecar}")
+        if repository is not None:
+            repository.close()

@@ -14,6 +14,7 @@ from .options import (
     trust_anchors_option,
     tsa_trust_anchors_option,
 )
+from .repository_options import recovery_option, resolver_option, store_location, store_option
 
 
 @click.command()
@@ -23,8 +24,12 @@ from .options import (
 @allowed_signer_option
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               envvar="PROVENANCE_FORMAT", help="Output format.  [env: PROVENANCE_FORMAT]")
+@recovery_option
+@store_option
+@resolver_option
 def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchors: Path | None,
-           allowed_signers: tuple[str, ...], output_format: str) -> None:
+           allowed_signers: tuple[str, ...], output_format: str, recovery: bool, store: str | None,
+           resolver: str | None) -> None:
     """Verify the C2PA credentials of FILES.
 
     \b
@@ -32,6 +37,8 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchor
     Exit 0 when every file passes; 1 when any file is invalid, unsigned or
     unreadable, or only valid while --trust-anchors was given, or fails a trust
     setting (--allowed-signer, --tsa-trust-anchors); 2 on usage errors.
+    Credentials recovered from the manifest repository for a stripped or
+    re-encoded file are reported, but never make that file pass.
     """
     from provenance.verify import Verifier
 
@@ -40,6 +47,10 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchor
     verifier = Verifier(load_trust_anchors(trust_anchors), tsa_anchors=load_tsa_trust_anchors(tsa_trust_anchors),
                         allowed_signers=load_allowed_signers(allowed_signers))
     verdicts = [verifier.verify(f) for f in files]
+    if recovery:
+        from provenance.recovery import recover_all
+
+        verdicts = recover_all(verdicts, verifier, store=store_location(store), resolver=resolver)
     click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))
     for v in verdicts:
         if v.error:

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import softbinding
 from .errors import ProvenanceError, RepositoryError, SoftBindingError
-from .repository import Entry, Lookup, Repository
+from .repository import Entry, Lookup, Repository, open_repository
 from .verdict import Outcome, Recovered, Verdict
 from .verify import UNTRUSTED, ManifestReport, Verifier, verdict_from_report
 
@@ -165,3 +165,34 @@ class Recoverer:
                     source=self.lookup.location,
                 )
         return best
+
+
+def register(repository: Repository, manifest_store: bytes, verifier: Verifier | None = None) -> Entry:
+    """Validate a freshly signed manifest store and keep it in the repository; its entry."""
+    entry = entry_for(manifest_store, verifier or Verifier())
+    try:
+        repository.add(entry)
+    except RepositoryError as e:
+        raise RepositoryError(f"the clip was signed, but registering its manifest failed: {e.message}") from e
+    return entry
+
+
+def recover_all(verdicts: list[Verdict], verifier: Verifier, *, store: str | None = None,
+                resolver: str | None = None) -> list[Verdict]:
+    """Recovery for each verdict that needs it, against a resolver URL or a repository (default: local).
+
+    Nothing is opened, and no fingerprint computed, unless some verdict needs recovery.
+    """
+    if not any(needs_recovery(v) for v in verdicts):
+        return verdicts
+    if resolver:
+        from .resolver import Resolver
+
+        recoverer = Recoverer(Resolver(resolver), verifier)
+        return [recoverer.recover(v) for v in verdicts]
+    repository = open_repository(store, create=False)
+    if repository is None:
+        return verdicts  # no repository yet: nothing was ever registered here
+    with repository:
+        recoverer = Recoverer(repository, verifier)
+        return [recoverer.recover(v) for v in verdicts]
