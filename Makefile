@@ -24,10 +24,11 @@ typecheck: $(STAMP)
 test: $(STAMP) test-deps lint typecheck
 	$(BIN)/python -m pytest -q tests
 
-# System tools some tests use: SoftHSM2 (a real PKCS#11 token) and openssl (the test time-stamping
-# authority). Installed only when missing and only as root with apt-get; otherwise those tests skip
-# and say why.
-TEST_TOOLS := softhsm2-util:softhsm2 openssl:openssl
+# System tools some tests use: SoftHSM2 (a real PKCS#11 token), openssl (the test time-stamping
+# authority) and PostgreSQL (the repository tests start a throwaway server; Debian keeps its binaries
+# off PATH, so postgresql-common's pg_ctlcluster stands for it). Installed only when missing and only
+# as root with apt-get; otherwise those tests skip and say why.
+TEST_TOOLS := softhsm2-util:softhsm2 openssl:openssl pg_ctlcluster:postgresql
 test-deps:
 	@missing=""; for tool in $(TEST_TOOLS); do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; \

@@ -21,6 +21,7 @@ COMMANDS = {
     "inspect": "provenance_cli.inspect:inspect",
     "check": "provenance_cli.check:check",
     "trust": "provenance_cli.trust:trust",
+    "serve-repository": "provenance_cli.serve:serve_repository",
 }
 HELP = {
     "keys": "Create and manage signing keys.",
@@ -29,6 +30,7 @@ HELP = {
     "inspect": "Print a file's full C2PA manifest store as JSON.",
     "check": "CI gate: check a tree of media against a provenance policy.",
     "trust": "Show a signed file's certificate chain; where trust files live.",
+    "serve-repository": "Serve the manifest repository (C2PA Soft Binding Resolution API).",
 }
 
 

@@ -29,6 +29,7 @@ signs with `Builder.sign`. The reason is logged at INFO (shown with `--verbose`)
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import io
 import json
@@ -68,13 +69,40 @@ class FastPathUnavailable(Exception):
 class LateAssertions(Protocol):
     """Assertions computed while the file is copied and hashed (e.g. a soft binding).
 
-    `stand_ins()` must encode to exactly the size of `result()`, so the manifest's
-    size is known before the values are.
+    `stand_ins()` must encode to at least the size of `result()`: the manifest is
+    sized with them before the real values exist (a smaller result is padded).
     """
 
     def stand_ins(self) -> list[dict[str, Any]]: ...
 
     def result(self) -> list[dict[str, Any]]: ...
+
+
+class BackgroundAssertions:
+    """`LateAssertions` computed in a thread that starts at once; `result()` waits for it."""
+
+    def __init__(self, compute: Callable[[], list[dict[str, Any]]], stand_ins: list[dict[str, Any]]) -> None:
+        self._stand_ins = stand_ins
+        self._result: list[dict[str, Any]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(compute,), name="provenance-late", daemon=True)
+        self._thread.start()
+
+    def _run(self, compute: Callable[[], list[dict[str, Any]]]) -> None:
+        try:
+            self._result = compute()
+        except BaseException as e:  # re-raised by result(), in the signing thread
+            self._error = e
+
+    def stand_ins(self) -> list[dict[str, Any]]:
+        return self._stand_ins
+
+    def result(self) -> list[dict[str, Any]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 # name → (argument types, result type) of the native functions used here.
@@ -252,11 +280,13 @@ class _Builders:
     ingredient_archives: list[bytes]
     opened: list[Any] = field(default_factory=list)
 
-    def new(self, extra_assertions: Sequence[dict[str, Any]]) -> Any:
+    def new(self, late: Sequence[dict[str, Any]], hash_binding: dict[str, Any] | None = None) -> Any:
+        """A builder for the manifest, with `late` assertions last, as Builder.sign would have them."""
         import c2pa
 
         definition = dict(self.definition)
-        definition["assertions"] = [*extra_assertions, *self.definition.get("assertions", [])]
+        first = [hash_binding] if hash_binding is not None else []
+        definition["assertions"] = [*first, *self.definition.get("assertions", []), *late]
         try:
             context = c2pa.Context(signer=self.credentials.c2pa_signer())
             self.opened.append(context)
@@ -274,18 +304,36 @@ class _Builders:
         self.opened.clear()
 
 
+def builder_with(builder: Any, definition: dict[str, Any], ingredient_ids: Sequence[str],
+                 extra_assertions: Sequence[dict[str, Any]], *, embedded: bool = True) -> Any:
+    """A new Builder for `Builder.sign`: `builder`'s manifest plus assertions that were computed late."""
+    import c2pa
+
+    archives = [_ingredient_archive(builder, ingredient_id) for ingredient_id in ingredient_ids]
+    manifest = dict(definition)
+    manifest["assertions"] = [*definition.get("assertions", []), *extra_assertions]
+    rebuilt = c2pa.Builder(json.dumps(manifest))
+    for archive in archives:
+        rebuilt.add_ingredient_from_archive(io.BytesIO(archive))
+    if not embedded:
+        rebuilt.set_no_embed()
+    return rebuilt
+
+
+def _ingredient_archive(builder: Any, ingredient_id: str) -> bytes:
+    """One ingredient of `builder` (its manifest, thumbnail, validation results), to add to another builder."""
+    buffer = io.BytesIO()
+    builder.write_ingredient_archive(ingredient_id, buffer)
+    return buffer.getvalue()
+
+
 def _ingredient_archives(builder: Any, ingredient_ids: Sequence[str]) -> list[bytes]:
     import c2pa
 
-    archives = []
-    for ingredient_id in ingredient_ids:
-        buffer = io.BytesIO()
-        try:
-            builder.write_ingredient_archive(ingredient_id, buffer)
-        except c2pa.C2paError as e:
-            raise FastPathUnavailable(f"cannot carry ingredient {ingredient_id!r} over: {e}") from e
-        archives.append(buffer.getvalue())
-    return archives
+    try:
+        return [_ingredient_archive(builder, ingredient_id) for ingredient_id in ingredient_ids]
+    except c2pa.C2paError as e:
+        raise FastPathUnavailable(f"cannot carry the ingredients over: {e}") from e
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -304,7 +352,7 @@ def _copy_range(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, leng
             return
         except OSError as e:
             # Not supported between these files (other filesystem, old kernel): fall through.
-            if e.errno is None or e.errno not in (18, 38, 95, 22):  # EXDEV, ENOSYS, EOPNOTSUPP, EINVAL
+            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
                 raise
     buffer = memoryview(bytearray(_HASH_BUFFER))
     while done < length:
@@ -426,6 +474,7 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     timings.prepare = time.perf_counter() - started
 
     started = time.perf_counter()
+
     def copy() -> None:
         write_plan(src_fd, dst_fd, plan)
         _start_writeback(dst_fd, plan.output_size)
@@ -445,9 +494,10 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     timings.late_assertions = time.perf_counter() - started
 
     started = time.perf_counter()
-    signed = api.sign_embeddable(builders.new([binding.with_hash(digest), *extra]), fmt)
+    signed = api.sign_embeddable(builders.new(extra, binding.with_hash(digest)), fmt)
     if len(signed) > len(placeholder):
         raise FastPathUnavailable(f"signed manifest ({len(signed)} bytes) outgrew its slot ({len(placeholder)})")
+    log.debug("signed manifest: %d bytes in a slot of %d", len(signed), len(placeholder))
     # A smaller manifest keeps the slot's size: zeros after the JUMBF, as c2pa pads its own placeholders.
     padded = struct.pack(">I", len(placeholder)) + signed[4:] + bytes(len(placeholder) - len(signed))
     _pwrite_all(dst_fd, padded, plan.insert_at)
@@ -470,6 +520,8 @@ def sign_embedded(builder: Any, definition: dict[str, Any], credentials: Signing
     started = time.perf_counter()
     timings = Timings()
     try:
+        if not hasattr(os, "preadv"):
+            raise FastPathUnavailable("positioned file I/O (os.preadv) is not available on this platform")
         check = self_check()
         if not check.passed:
             raise FastPathUnavailable(f"start-up self-check failed: {check.reason}")

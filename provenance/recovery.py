@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import softbinding
-from .errors import ProvenanceError, RepositoryError, SoftBindingError
+from .errors import ProvenanceError, RepositoryError, SoftBindingError, c2pa_reason
 from .repository import Entry, Lookup, Repository, open_repository
 from .verdict import Outcome, Recovered, Verdict
 from .verify import UNTRUSTED, ManifestReport, Verifier, verdict_from_report
@@ -33,6 +33,7 @@ HARD_BINDING_MISMATCH = frozenset({
 })
 TRUSTED = "signingCredential.trusted"
 CANDIDATES = 5  # repository matches whose manifests are fetched and checked
+_RANK = {Outcome.TRUSTED: 0, Outcome.VALID: 1, Outcome.INVALID: 2}
 
 
 class ManifestRejected(RepositoryError):
@@ -89,7 +90,7 @@ def read_store(store: bytes, verifier: Verifier, name: str) -> StoreReading:
     try:
         report = unbound(verifier.read_store(store, "repository"))
     except c2pa.C2paError as e:
-        raise ManifestRejected(f"{name}: not a readable C2PA manifest store ({e})") from e
+        raise ManifestRejected(f"not a readable C2PA manifest store ({c2pa_reason(e)})") from e
     verdict = verdict_from_report(name, report, anchors_given=verifier.anchors is not None)
     verdict = verifier.policy.apply(verdict, report)
     label = report.report.get("active_manifest")
@@ -140,7 +141,8 @@ class Recoverer:
         return verdict if found is None else replace(verdict, recovered=found)
 
     def best_match(self, query: softbinding.SoftBinding) -> Recovered | None:
-        best: Recovered | None = None
+        """The nearest registered manifest that really matches; on a tie, the best-validating one."""
+        found: list[Recovered] = []
         for match in self.lookup.match(softbinding.ALG, query.value, self.candidates):
             store = self.lookup.manifest_store(match.manifest_id)
             if store is None:
@@ -152,20 +154,18 @@ class Recoverer:
             distance = query.distance(reading.soft_binding) if reading.soft_binding else None
             if distance is None or distance > self.threshold:
                 continue
-            if best is None or distance < best.distance:
-                v = reading.verdict
-                best = Recovered(
-                    manifest_id=v.manifest_label or match.manifest_id,
-                    distance=distance,
-                    verdict=v.verdict,
-                    signer=v.signer,
-                    generator=v.generator,
-                    ai_generated=v.ai_generated,
-                    digital_source_type=v.digital_source_type,
-                    source=self.lookup.location,
-                )
-        return best
-
+            v = reading.verdict
+            found.append(Recovered(
+                manifest_id=v.manifest_label or match.manifest_id,
+                distance=distance,
+                verdict=v.verdict,
+                signer=v.signer,
+                generator=v.generator,
+                ai_generated=v.ai_generated,
+                digital_source_type=v.digital_source_type,
+                source=self.lookup.location,
+            ))
+        return min(found, key=lambda r: (r.distance, _RANK.get(r.verdict, len(_RANK))), default=None)
 
 def register(repository: Repository, manifest_store: bytes, verifier: Verifier | None = None) -> Entry:
     """Validate a freshly signed manifest store and keep it in the repository; its entry."""

@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
 from .errors import ProvenanceError, SoftBindingError
 from .recovery import entry_for
 from .repository import QueryError, Repository
@@ -42,6 +48,35 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class SoftBindingQuery(BaseModel):
+    alg: str = Field(description="Soft-binding algorithm name from the C2PA list, e.g. io.iscc.v0")
+    value: str = Field(description="Base64 of the algorithm-specific value (io.iscc.v0: an ISCC-SEQ)")
+
+
+class SoftBindingMatch(BaseModel):
+    manifestId: str  # noqa: N815 - the API's own field names
+    endpoint: str | None = None
+    similarityScore: int | None = Field(default=None, ge=0, le=100)  # noqa: N815
+
+
+class SoftBindingQueryResult(BaseModel):
+    matches: list[SoftBindingMatch]
+
+
+class SoftBindingAlgorithm(BaseModel):
+    alg: str
+
+
+class SoftBindingAlgList(BaseModel):
+    watermarks: list[SoftBindingAlgorithm]
+    fingerprints: list[SoftBindingAlgorithm]
+
+
+class Submission(BaseModel):
+    manifestId: str  # noqa: N815
+    created: bool
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     token: str | None = None  # bearer token for POST /manifests; None: submissions disabled
@@ -50,7 +85,11 @@ class ServiceSettings:
 
 
 class BodyLimit:
-    """ASGI middleware: refuse a request body over its route's limit with 413, before reading it all."""
+    """ASGI middleware: refuse a request body over its route's limit with 413, without reading it all.
+
+    A declared Content-Length is checked up front; a chunked body is counted as it is read, and
+    the 413 is raised from inside the route, where FastAPI turns it into the response.
+    """
 
     def __init__(self, app: ASGIApp, limits: Callable[[str], int]) -> None:
         self.app = app
@@ -61,41 +100,27 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits(scope.get("path", ""))
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            response = JSONResponse({"detail": _too_large(limit)}, status_code=413)
+            await response(scope, receive, send)
             return
         received = 0
-        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received, refused
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    refused = True
-                    raise _BodyTooLarge()
+                    raise HTTPException(413, _too_large(limit))
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
+        await self.app(scope, limited_receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
 
 
 def active_manifest_only(store: bytes) -> bytes:
@@ -121,41 +146,12 @@ def active_manifest_only(store: bytes) -> bytes:
     return struct.pack(">I4s", 8 + len(body), b"jumb") + body
 
 
-def create_app(repository: Repository, verifier: Verifier, settings: ServiceSettings) -> Any:
+def create_app(repository: Repository, verifier: Verifier, settings: ServiceSettings) -> FastAPI:
     """The FastAPI application; `uvicorn.run(create_app(...))` serves it."""
-    from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
-    from pydantic import BaseModel, Field
-    from starlette.concurrency import run_in_threadpool
-
     from . import __version__
 
-    # c2pa's reader and ffmpeg runs are kept one at a time: the service shares one verifier.
-    validation_lock = threading.Lock()
-
-    class SoftBindingQuery(BaseModel):
-        alg: str = Field(description="Soft-binding algorithm name from the C2PA list, e.g. io.iscc.v0")
-        value: str = Field(description="Base64 of the algorithm-specific value (io.iscc.v0: an ISCC-SEQ)")
-
-    class SoftBindingMatch(BaseModel):
-        manifestId: str  # noqa: N815 - the API's own field names
-        endpoint: str | None = None
-        similarityScore: int | None = Field(default=None, ge=0, le=100)  # noqa: N815
-
-    class SoftBindingQueryResult(BaseModel):
-        matches: list[SoftBindingMatch]
-
-    class SoftBindingAlgorithm(BaseModel):
-        alg: str
-
-    class SoftBindingAlgList(BaseModel):
-        watermarks: list[SoftBindingAlgorithm]
-        fingerprints: list[SoftBindingAlgorithm]
-
-    class Submission(BaseModel):
-        manifestId: str  # noqa: N815
-        created: bool
+    # c2pa's reader and ffmpeg are run one at a time: the service shares one verifier, and 2 cores.
+    work_lock = threading.Lock()
 
     app = FastAPI(
         title="provenance manifest repository",
@@ -172,7 +168,7 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
             return MAX_MANIFEST_STORE
         return MAX_QUERY_BODY
 
-    app.add_middleware(BodyLimit, limits=limits)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limits=limits)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -212,7 +208,7 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
 
     @app.post("/matches/byBinding", response_model=SoftBindingQueryResult, response_model_exclude_none=True,
               operation_id="queryByLargeBinding", tags=["matches"])
-    def query_by_large_binding(body: SoftBindingQuery = Body(...),
+    def query_by_large_binding(body: SoftBindingQuery,
                                max_results: int = max_results_query) -> SoftBindingQueryResult:
         """The same query with the value in a JSON body."""
         return query(body.alg, decode_value(body.value), max_results)
@@ -239,7 +235,7 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
             if asset.stat().st_size == 0:
                 raise HTTPException(400, "the request body is empty: send the asset itself")
             try:
-                binding = await run_in_threadpool(_fingerprint, asset, validation_lock)
+                binding = await run_in_threadpool(_fingerprint, asset, work_lock)
             except SoftBindingError as e:
                 raise HTTPException(400, f"cannot fingerprint the asset: {e.message.split(': ', 1)[-1]}") from e
         return await run_in_threadpool(query, ALG, binding, max_results)
@@ -289,7 +285,7 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
         if not store:
             raise HTTPException(400, "the request body is empty: send the manifest store (application/c2pa)")
         try:
-            entry = await run_in_threadpool(_validated_entry, store, verifier, settings, validation_lock)
+            entry = await run_in_threadpool(_validated_entry, store, verifier, settings, work_lock)
         except ProvenanceError as e:
             raise HTTPException(422, f"manifest store refused: {e.message}") from e
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .errors import (
     UsageError,
     c2pa_reason,
 )
+from .fastpath import BackgroundAssertions, LateAssertions, builder_with, sign_embedded
 from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient
 from .signers import SigningCredentials
 from .softbinding import SoftBinding
@@ -82,20 +83,20 @@ def sign(
     if sidecar_file is not None and sidecar_file.exists() and not force:
         raise OutputExistsError(f"{sidecar_file} already exists")
 
-    binding = _soft_binding(source, kind) if soft_binding else None
-    if binding is not None:
-        disclosure = replace(disclosure, extra_assertions=(*disclosure.extra_assertions, binding.assertion()))
     manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
+    soft: _SoftBindingJob | None = None
     try:
         builder = c2pa.Builder(json.dumps(manifest))
         if parent is not None:
             _add_parent(builder, Path(parent))
         if detached:
             builder.set_no_embed()
+        # The fingerprint (a full decode) runs while the file is copied and hashed; it joins the manifest last.
+        soft = _SoftBindingJob(source) if soft_binding and kind.kind == "video" else None
         with atomic_files() as out, open(source, "rb") as src:
             dst = out.open(output)
             store = _sign_into(builder, credentials, kind.mime, src, dst, embedded=not detached, definition=manifest,
-                               ingredient_ids=(PARENT_INGREDIENT_LABEL,) if parent is not None else ())
+                               ingredient_ids=(PARENT_INGREDIENT_LABEL,) if parent is not None else (), late=soft)
             dst.close()
             if sidecar_file is not None:
                 with out.open(sidecar_file) as side:
@@ -103,28 +104,46 @@ def sign(
     except c2pa.C2paError as e:
         # A key on a token or behind a command failed: its own reason beats c2pa's generic one.
         raise (credentials.callback_failure() or _c2pa_error(e, source, credentials.tsa_url)) from e
-    return SignResult(output, sidecar_file, store, kind.mime, binding)
+    return SignResult(output, sidecar_file, store, soft_binding=soft.binding if soft else None, media_type=kind.mime)
 
 
-def _soft_binding(source: Path, kind: media_mod.MediaType) -> SoftBinding | None:
-    """The clip's ISCC soft binding; None for media without video (the Video-Code needs frames)."""
-    if kind.kind != "video":
-        return None
-    from .softbinding import compute
+class _SoftBindingJob(BackgroundAssertions):
+    """A video's ISCC soft binding, computed in a thread from the moment signing starts.
 
-    return compute(source)
+    The stand-in has the largest encoding a real value can have (every body byte 0xFF:
+    c2pa stores the value as CBOR integers), so the manifest's size is known in advance.
+    """
+
+    def __init__(self, source: Path) -> None:
+        import iscc_core as ic
+
+        from .softbinding import UNIT_BITS, UNIT_BYTES
+
+        self.binding: SoftBinding | None = None
+        body = b"\xff" * UNIT_BYTES
+        stand_in = SoftBinding((f"ISCC:{ic.encode_component(ic.MT.CONTENT, ic.ST_CC.VIDEO, ic.VS.V0, UNIT_BITS, body)}",
+                                f"ISCC:{ic.encode_component(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0, UNIT_BITS, body)}"))
+        super().__init__(lambda: [self._compute(source).assertion()], [stand_in.assertion()])
+
+    def _compute(self, source: Path) -> SoftBinding:
+        from .softbinding import compute
+
+        self.binding = compute(source)
+        return self.binding
 
 
 def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: Any, dst: Any, *,
                embedded: bool = False, definition: dict[str, Any] | None = None,
-               ingredient_ids: tuple[str, ...] = ()) -> bytes:
+               ingredient_ids: tuple[str, ...] = (), late: LateAssertions | None = None) -> bytes:
     if embedded and definition is not None:
         # MP4/MOV: one kernel copy plus one hash pass (provenance/fastpath.py); None → c2pa's own writer.
-        from .fastpath import sign_embedded
-
-        fast = sign_embedded(builder, definition, credentials, mime, src, dst, ingredient_ids=ingredient_ids)
+        fast = sign_embedded(builder, definition, credentials, mime, src, dst, ingredient_ids=ingredient_ids,
+                             late=late)
         if fast is not None:
             return fast
+    if late is not None and definition is not None:
+        # c2pa's own writer needs every assertion before it starts.
+        builder = builder_with(builder, definition, ingredient_ids, late.result(), embedded=embedded)
     with credentials.c2pa_signer() as signer:
         store: bytes = builder.sign(signer, mime, src, dst)
     return store

@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PROVENANCE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
+@pytest.fixture(autouse=True)
+def _own_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test gets its own platform data dir, so `sign` never registers into the real default
+    manifest repository and one test's registrations never show up as another's recovered credentials."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.delenv("PROVENANCE_STORE", raising=False)
+
+
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 

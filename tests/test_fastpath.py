@@ -50,7 +50,8 @@ def make_layout(folder: Path, layout: str) -> tuple[Path, str]:
     path = folder / name
     subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
          "-t", "2", "-g", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", *options, str(path)],
         check=True,
     )
@@ -207,7 +208,7 @@ def _with_co64(data: bytes) -> bytes:
 
     def rebuild(buf: bytes) -> bytes:
         out = b""
-        for kind, start, payload, end in bmff._children(bytearray(buf), 0, len(buf)):
+        for kind, _start, payload, end in bmff._children(bytearray(buf), 0, len(buf)):
             body = buf[payload:end]
             if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
                 body = rebuild(body)
@@ -349,3 +350,52 @@ def test_plan_copies_media_and_rewrites_only_metadata(tmp_path: Path, clip: Path
     literal = [p for p in plan.pieces() if p.data is not None]
     assert sum(p.length for p in literal) < 8192  # the new box and the moov, not the media
     assert framemd5(out) == framemd5(clip)
+
+
+# --- late assertions: the soft binding is computed while the file is copied and hashed ---------------
+
+
+def test_soft_binding_joins_the_manifest_after_hashing(tmp_path: Path, clip: Path, pki: DevPki,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from provenance import softbinding
+
+    out = tmp_path / "out.mp4"
+    caplog.set_level(logging.DEBUG, logger=FAST_LOGGER)
+    credentials = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result = signing.sign(clip, out, credentials, Disclosure(generator="Sora"), soft_binding=True)
+    assert any(r.getMessage().startswith("fast path signed") for r in caplog.records if r.name == FAST_LOGGER)
+    assert verifier(pki).verify(out).verdict is Outcome.TRUSTED
+    assert result.soft_binding == softbinding.compute(clip)
+    assert softbinding.from_manifest(active_manifest(out)) == result.soft_binding
+    # Same assertions, in the same order, as when the soft binding is known before signing.
+    reference = tmp_path / "reference.mp4"
+    extra = (result.soft_binding.assertion(),)
+    public_sign(clip, reference, "video/mp4", pki,
+                definition(Disclosure(generator="Sora", extra_assertions=extra), title=clip.name, has_parent=False))
+    assert comparable(active_manifest(out)) == comparable(active_manifest(reference))
+
+
+def test_a_failing_late_assertion_leaves_no_output(tmp_path: Path, pki: DevPki) -> None:
+    from provenance.errors import SoftBindingError
+
+    audio_only = tmp_path / "tone.mp4"  # an MP4, so the fast path runs, but with no frames to fingerprint
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "1", "-c:a", "aac", str(audio_only)], check=True)
+    out = tmp_path / "out.mp4"
+    credentials = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    with pytest.raises(SoftBindingError):
+        signing.sign(audio_only, out, credentials, Disclosure(generator="Sora"), soft_binding=True)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.mp4")]  # no temporary file left
+
+
+def test_late_assertions_reach_builder_sign_when_the_fast_path_declines(tmp_path: Path, signed_clip: Path,
+                                                                       pki: DevPki) -> None:
+    from provenance import softbinding
+
+    out = tmp_path / "resigned.mp4"
+    credentials = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result = signing.sign(signed_clip, out, credentials, Disclosure(generator="Sora"), soft_binding=True)
+    assert verifier(pki).verify(out).verdict is Outcome.TRUSTED
+    assert result.soft_binding is not None
+    assert softbinding.from_manifest(active_manifest(out)) == result.soft_binding

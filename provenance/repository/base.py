@@ -35,6 +35,7 @@ _PROBE_MASKS = tuple(
     for bits in itertools.combinations(range(BAND_BITS), radius)
 )
 MAX_RESULTS = 100
+assert MATCH_THRESHOLD <= INDEX_REACH, "the default threshold must be within the index's exact reach"
 
 
 class QueryError(UsageError):
@@ -150,7 +151,7 @@ class Repository(ABC):
         try:
             query = SoftBinding.from_value(value)
         except ValueError as e:
-            raise QueryError(f"the value is not an ISCC-SEQ ({e})") from e
+            raise QueryError(f"invalid {ALG} value: {e}") from e
         best: dict[str, int] = {}
         with self._lock:
             exact = self._by_value(alg, query.value)

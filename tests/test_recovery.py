@@ -1,0 +1,197 @@
+"""Recovery in verify: stripped, re-encoded and altered clips find their original credentials again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provenance import signers, signing
+from provenance.manifest import Disclosure
+from provenance.pki import DevPki
+from provenance.recovery import (
+    HARD_BINDING_MISMATCH,
+    ManifestRejected,
+    Recoverer,
+    entry_for,
+    needs_recovery,
+    read_store,
+    recover_all,
+    register,
+)
+from provenance.repository import Repository, open_repository
+from provenance.softbinding import MATCH_THRESHOLD
+from provenance.trust import load_anchors
+from provenance.verdict import Outcome
+from provenance.verify import Verifier
+
+from .conftest import ffmpeg_exe, make_clip, run_cli
+
+RECOVERED_TEXT = "credentials were stripped or the video was re-encoded; the original credentials say:"
+
+
+def ffmpeg(*args: object) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *map(str, args)], check=True)
+
+
+@dataclass(frozen=True)
+class Signed:
+    source: Path
+    signed: Path
+    result: signing.SignResult
+    stripped: Path
+    reencoded: Path
+    store: Path  # SQLite repository holding the manifest
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> Signed:
+    d = tmp_path_factory.mktemp("recovery")
+    source = make_clip(d / "source.mp4", seconds=3, source="mandelbrot", size="320x240", rate=25)
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result = signing.sign(source, d / "signed.mp4", creds, Disclosure(generator="Sora", generator_version="2"),
+                          soft_binding=True)
+    stripped, reencoded = d / "stripped.mp4", d / "reencoded.mp4"
+    ffmpeg("-i", result.output, "-map", "0", "-c", "copy", stripped)
+    ffmpeg("-i", result.output, "-vf", "scale=160:120", "-c:v", "libx264", "-crf", "28", reencoded)
+    store = d / "manifests.sqlite3"
+    repository = open_repository(store)
+    assert repository is not None
+    with repository:
+        register(repository, result.manifest_store)
+    return Signed(source, result.output, result, stripped, reencoded, store)
+
+
+@pytest.fixture
+def repository(signed: Signed) -> Repository:
+    repo = open_repository(signed.store, create=False)
+    assert repo is not None
+    return repo
+
+
+def manifest_id(signed: Signed) -> str:
+    return entry_for(signed.result.manifest_store, Verifier()).manifest_id
+
+
+def test_only_unsigned_or_hard_binding_failures_need_recovery(signed: Signed) -> None:
+    verifier = Verifier()
+    assert not needs_recovery(verifier.verify(signed.signed))
+    assert needs_recovery(verifier.verify(signed.stripped))
+
+
+@pytest.mark.parametrize("copy", ["stripped", "reencoded"])
+def test_stripped_and_reencoded_copies_recover_the_manifest(signed: Signed, repository: Repository,
+                                                            copy: str) -> None:
+    verifier = Verifier()
+    with repository:
+        verdict = Recoverer(repository, verifier).recover(verifier.verify(getattr(signed, copy)))
+    assert verdict.verdict is Outcome.UNSIGNED  # the file itself is still unsigned
+    assert not verdict.passed
+    r = verdict.recovered
+    assert r is not None
+    assert r.manifest_id == manifest_id(signed)
+    assert 0 <= r.distance <= MATCH_THRESHOLD
+    assert r.verdict is Outcome.VALID  # signature intact, signer not on a trust list
+    assert r.ai_generated is True and r.generator is not None and r.generator.name == "Sora"
+    assert r.signer is not None and r.signer.subject.startswith("CN=Provenance Test")
+    assert r.source == str(signed.store)
+
+
+def test_recovered_manifest_is_trusted_under_its_anchors(signed: Signed, repository: Repository,
+                                                         pki: DevPki) -> None:
+    verifier = Verifier(load_anchors(pki.root_ca))
+    with repository:
+        verdict = Recoverer(repository, verifier).recover(verifier.verify(signed.stripped))
+    assert verdict.recovered is not None and verdict.recovered.verdict is Outcome.TRUSTED
+    assert verdict.verdict is Outcome.UNSIGNED
+
+
+def test_content_altered_after_signing_is_invalid_and_recovered(signed: Signed, pki: DevPki,
+                                                                tmp_path: Path) -> None:
+    """A detached manifest beside a re-encoded clip: the hard binding fails, the soft binding still finds it."""
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    original = tmp_path / "clip.mp4"
+    result = signing.sign(signed.source, original, creds, Disclosure(generator="Sora"), sidecar=True,
+                          soft_binding=True)
+    assert result.sidecar is not None
+    repository = open_repository(tmp_path / "own.sqlite3")
+    assert repository is not None
+    with repository:
+        register(repository, result.manifest_store)
+        altered = tmp_path / "altered.mp4"
+        ffmpeg("-i", original, "-c:v", "libx264", "-crf", "30", altered)
+        result.sidecar.rename(altered.with_name(altered.name + ".c2pa"))
+        verifier = Verifier()
+        before = verifier.verify(altered)
+        assert before.verdict is Outcome.INVALID and HARD_BINDING_MISMATCH & set(before.failure_codes)
+        after = Recoverer(repository, verifier).recover(before)
+    assert after.verdict is Outcome.INVALID
+    assert after.recovered is not None
+    assert after.recovered.manifest_id == entry_for(result.manifest_store, Verifier()).manifest_id
+
+
+def test_unrelated_clip_recovers_nothing(signed: Signed, repository: Repository, tmp_path: Path) -> None:
+    other = make_clip(tmp_path / "other.mp4", seconds=3, source="life", size="320x240", rate=25)
+    verifier = Verifier()
+    with repository:
+        verdict = Recoverer(repository, verifier).recover(verifier.verify(other))
+    assert verdict.verdict is Outcome.UNSIGNED and verdict.recovered is None
+
+
+def test_stand_alone_store_sets_only_the_hard_binding_aside(signed: Signed, pki: DevPki) -> None:
+    reading = read_store(signed.result.manifest_store, Verifier(load_anchors(pki.root_ca)), "store")
+    assert reading.verdict.verdict is Outcome.TRUSTED
+    assert not HARD_BINDING_MISMATCH & set(reading.verdict.failure_codes)
+    assert reading.soft_binding == signed.result.soft_binding
+
+
+def test_tampered_store_is_invalid_and_refused(signed: Signed) -> None:
+    tampered = bytearray(signed.result.manifest_store)
+    at = tampered.find(b"Sora")
+    tampered[at : at + 4] = b"Fake"
+    reading = read_store(bytes(tampered), Verifier(), "store")
+    assert reading.verdict.verdict is Outcome.INVALID
+    assert "assertion.hashedURI.mismatch" in reading.verdict.failure_codes
+    with pytest.raises(ManifestRejected, match="does not validate"):
+        entry_for(bytes(tampered), Verifier())
+    with pytest.raises(ManifestRejected, match="not a readable C2PA manifest store"):
+        entry_for(b"\x00" * 64, Verifier())
+
+
+def test_recover_all_leaves_no_trace_without_a_repository(signed: Signed, tmp_path: Path) -> None:
+    missing = tmp_path / "never-created.sqlite3"
+    [verdict] = recover_all([Verifier().verify(signed.stripped)], Verifier(), store=str(missing))
+    assert verdict.recovered is None
+    assert not missing.exists()
+
+
+def test_cli_verify_reports_recovered_credentials(signed: Signed) -> None:
+    env = {"PROVENANCE_STORE": str(signed.store)}
+    text = run_cli("verify", signed.reencoded, env=env)
+    assert text.code == 1  # still a failure: the file itself carries no credentials
+    assert "UNSIGNED" in text.stdout and RECOVERED_TEXT in text.stdout and "Sora" in text.stdout
+    as_json = run_cli("verify", "--format", "json", signed.stripped, env=env)
+    assert as_json.code == 1
+    [verdict] = json.loads(as_json.stdout)
+    assert verdict["verdict"] == "unsigned"
+    recovered = verdict["recovered"]
+    assert recovered["manifest_id"] == manifest_id(signed)
+    assert recovered["verdict"] == "valid" and recovered["ai_generated"] is True
+    assert recovered["generator"]["name"] == "Sora" and recovered["distance"] == 0
+    assert recovered["signer"]["sha256"] and "chain_pem" not in recovered["signer"]
+    assert recovered["source"] == str(signed.store)
+
+
+def test_cli_no_recovery(signed: Signed) -> None:
+    result = run_cli("verify", "--no-recovery", "--format", "json", signed.stripped,
+                     env={"PROVENANCE_STORE": str(signed.store)})
+    assert json.loads(result.stdout)[0]["recovered"] is None
+
+
+def test_cli_signed_file_is_not_looked_up(signed: Signed) -> None:
+    result = run_cli("verify", "--format", "json", signed.signed, env={"PROVENANCE_STORE": str(signed.store)})
+    assert result.code == 0
+    assert json.loads(result.stdout)[0]["recovered"] is None
