@@ -21,6 +21,7 @@ from .options import (
     trust_anchors_option,
     tsa_trust_anchors_option,
 )
+from .repository_options import recovery_option, resolver_option, store_location, store_option
 
 
 class _Paths(click.Path):
@@ -78,10 +79,13 @@ def _append_step_summary(markdown: str) -> None:
 @click.option("--progress/--no-progress", default=None, envvar="PROVENANCE_PROGRESS",
               help="Show a progress bar on stderr. Default: only when stderr is a terminal.  "
                    "[env: PROVENANCE_PROGRESS]")
+@recovery_option
+@store_option
+@resolver_option
 def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | None,
           tsa_trust_anchors: Path | None, allowed_signers: tuple[str, ...], report_format: str,
           output: Path | None, jobs: int, include: tuple[str, ...], exclude: tuple[str, ...], root: Path,
-          progress: bool | None) -> None:
+          progress: bool | None, recovery: bool, store: str | None, resolver: str | None) -> None:
     """Check every media file under PATHS (default: .) against a provenance policy.
 
     \b
@@ -100,8 +104,8 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
     goes to stderr; in GitHub Actions a summary table is appended to the job
     summary ($GITHUB_STEP_SUMMARY).
     """
+    from provenance.check import RecoverySource, load_policy
     from provenance.check import check as run_check
-    from provenance.check import load_policy
     from provenance.reports import markdown_summary
     from provenance.reports.text import TextFormat
 
@@ -134,7 +138,8 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
 
         report = run_check(list(paths) or [Path(".")], root=root, policy=loaded_policy, anchors=anchors,
                            tsa_anchors=tsa_anchors, jobs=jobs or None, include=include, exclude=exclude,
-                           on_start=on_start, on_progress=on_progress)
+                           on_start=on_start, on_progress=on_progress,
+                           recovery=RecoverySource(store_location(store), resolver) if recovery else None)
 
     if output is not None:
         from provenance.atomic import write_bytes_atomically

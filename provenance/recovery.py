@@ -127,6 +127,10 @@ class Recoverer:
         self.threshold = threshold
         self.candidates = candidates
 
+    def close(self) -> None:
+        if isinstance(self.lookup, Repository):
+            self.lookup.close()
+
     def recover(self, verdict: Verdict) -> Verdict:
         """The verdict with `recovered` filled when the repository knows the file's content."""
         if not needs_recovery(verdict):
@@ -185,14 +189,20 @@ def recover_all(verdicts: list[Verdict], verifier: Verifier, *, store: str | Non
     """
     if not any(needs_recovery(v) for v in verdicts):
         return verdicts
+    recoverer = open_recoverer(verifier, store=store, resolver=resolver)
+    if recoverer is None:
+        return verdicts  # no repository yet: nothing was ever registered here
+    try:
+        return [recoverer.recover(v) for v in verdicts]
+    finally:
+        recoverer.close()
+
+
+def open_recoverer(verifier: Verifier, *, store: str | None = None, resolver: str | None = None) -> Recoverer | None:
+    """A Recoverer on a resolver URL or a repository (default: local); None when no repository exists yet."""
     if resolver:
         from .resolver import Resolver
 
-        recoverer = Recoverer(Resolver(resolver), verifier)
-        return [recoverer.recover(v) for v in verdicts]
+        return Recoverer(Resolver(resolver), verifier)
     repository = open_repository(store, create=False)
-    if repository is None:
-        return verdicts  # no repository yet: nothing was ever registered here
-    with repository:
-        recoverer = Recoverer(repository, verifier)
-        return [recoverer.recover(v) for v in verdicts]
+    return None if repository is None else Recoverer(repository, verifier)

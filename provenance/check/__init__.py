@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .policy import Policy, Scope, load_policy, load_policy_file
 from .rules import ALL_RULES, RuleInfo, RuleSet, Violation, compile_policy
-from .runner import CheckReport, FileResult, check, default_jobs, verify_files
+from .runner import CheckReport, FileResult, RecoverySource, check, default_jobs, verify_files
 from .walk import Candidate, discover
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "CheckReport",
     "FileResult",
     "Policy",
+    "RecoverySource",
     "RuleInfo",
     "RuleSet",
     "Scope",

@@ -6,6 +6,7 @@ are put back in path order whatever order the workers finish in.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -23,6 +24,7 @@ from .rules import RuleSet, Violation, compile_policy
 from .walk import Candidate, discover
 
 if TYPE_CHECKING:
+    from ..recovery import Recoverer
     from ..verify import Verifier
 
 ProgressCallback = Callable[[int], None]  # called with the number of files just finished
@@ -85,6 +87,19 @@ class CheckReport:
         return f"{n} file{'s' if n != 1 else ''} checked: " + ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class RecoverySource:
+    """Where to look up files whose credentials were stripped: a resolver URL, else a store (default: local)."""
+
+    store: str | None = None
+    resolver: str | None = None
+
+    def open(self, verifier: Verifier) -> Recoverer | None:
+        from ..recovery import open_recoverer
+
+        return open_recoverer(verifier, store=self.store, resolver=self.resolver)
+
+
 def default_jobs() -> int:
     """Cores this process may run on (the affinity mask, not the machine's count, in containers)."""
     try:
@@ -96,6 +111,7 @@ def default_jobs() -> int:
 # ---- worker side ---------------------------------------------------------------------------------
 
 _worker_verifier: Verifier | None = None
+_worker_recoverer: Recoverer | None = None
 
 
 def _new_verifier(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None) -> Verifier:
@@ -104,32 +120,40 @@ def _new_verifier(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None
     return Verifier(anchors, tsa_anchors=tsa_anchors)
 
 
-def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None) -> None:
-    """Runs once per worker process: one Verifier, heavy modules loaded up front."""
-    global _worker_verifier
+def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+                 recovery: RecoverySource | None) -> None:
+    """Runs once per worker process: one Verifier (and Recoverer), heavy modules loaded up front."""
+    global _worker_verifier, _worker_recoverer
     import c2pa  # noqa: F401  (loaded now, while the parent is still walking the tree)
     import cryptography.x509  # noqa: F401
 
     _worker_verifier = _new_verifier(anchors, tsa_anchors)
+    _worker_recoverer = recovery.open(_worker_verifier) if recovery is not None else None
 
 
 def _warm_up() -> None:
     """A no-op task whose only effect is to make the pool start its workers now."""
 
 
-def _verify_one(verifier: Verifier, path: Path) -> tuple[Verdict, float]:
+def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = None) -> tuple[Verdict, float]:
+    from ..errors import ProvenanceError
+
     start = time.perf_counter()
     try:
         verdict = verifier.verify(path)
     except Exception as e:  # a verifier bug must fail this file, not the whole run
         verdict = Verdict(str(path), Outcome.ERROR, error=f"{path}: verification failed: {type(e).__name__}: {e}",
                           trust_anchors_given=verifier.anchors is not None)
+    if recoverer is not None:
+        # Recovery only adds information; if the repository fails the file is judged without it (fail closed).
+        with contextlib.suppress(ProvenanceError):
+            verdict = recoverer.recover(verdict)
     return verdict, time.perf_counter() - start
 
 
 def _verify_chunk(paths: list[Path]) -> list[tuple[Verdict, float]]:
     assert _worker_verifier is not None, "worker not initialised"
-    return [_verify_one(_worker_verifier, p) for p in paths]
+    return [_verify_one(_worker_verifier, p, _worker_recoverer) for p in paths]
 
 
 # ---- parent side ---------------------------------------------------------------------------------
@@ -156,16 +180,19 @@ class VerificationPool:
 
     warm_workers = 2
 
-    def __init__(self, anchors: TrustAnchors | None, jobs: int, *, tsa_anchors: TrustAnchors | None = None) -> None:
+    def __init__(self, anchors: TrustAnchors | None, jobs: int, *, tsa_anchors: TrustAnchors | None = None,
+                 recovery: RecoverySource | None = None) -> None:
         self.anchors = anchors
         self.tsa_anchors = tsa_anchors
+        self.recovery = recovery
         self.jobs = max(1, jobs)
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> VerificationPool:
         if self.jobs > 1:
             self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_pool_context(),
-                                                 initializer=_init_worker, initargs=(self.anchors, self.tsa_anchors))
+                                                 initializer=_init_worker,
+                                                 initargs=(self.anchors, self.tsa_anchors, self.recovery))
             for _ in range(min(self.jobs, self.warm_workers)):
                 self._executor.submit(_warm_up)
         return self
@@ -182,11 +209,16 @@ class VerificationPool:
         items = list(paths)
         if self._executor is None:
             verifier = _new_verifier(self.anchors, self.tsa_anchors)
+            recoverer = self.recovery.open(verifier) if self.recovery is not None else None
             out = []
-            for path in items:
-                out.append(_verify_one(verifier, path))
-                if on_progress:
-                    on_progress(1)
+            try:
+                for path in items:
+                    out.append(_verify_one(verifier, path, recoverer))
+                    if on_progress:
+                        on_progress(1)
+            finally:
+                if recoverer is not None:
+                    recoverer.close()
             return out
 
         results: dict[Path, tuple[Verdict, float]] = {}
@@ -206,10 +238,10 @@ class VerificationPool:
 
 
 def verify_files(paths: Sequence[Path], anchors: TrustAnchors | None, *, jobs: int,
-                 tsa_anchors: TrustAnchors | None = None,
+                 tsa_anchors: TrustAnchors | None = None, recovery: RecoverySource | None = None,
                  on_progress: ProgressCallback | None = None) -> list[tuple[Verdict, float]]:
     """Verdicts (and seconds spent) for `paths`, in the same order, with up to `jobs` worker processes."""
-    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors) as pool:
+    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors, recovery=recovery) as pool:
         return pool.verify(paths, on_progress)
 
 
@@ -226,12 +258,13 @@ def _relabel(verdict: Verdict, candidate: Candidate) -> Verdict:
 
 def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAnchors | None = None,
           tsa_anchors: TrustAnchors | None = None, jobs: int | None = None, include: Sequence[str] = (),
-          exclude: Sequence[str] = (),
+          exclude: Sequence[str] = (), recovery: RecoverySource | None = None,
           on_start: Callable[[int], None] | None = None, on_progress: ProgressCallback | None = None,
           ) -> CheckReport:
     """Check every media file under `paths` against `policy`; results sorted by path.
 
-    `anchors` and `tsa_anchors` override the policy's trust_anchors and tsa_trust_anchors.
+    `anchors` and `tsa_anchors` override the policy's trust_anchors and tsa_trust_anchors. With
+    `recovery`, files whose credentials are gone are looked up in that manifest repository.
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
@@ -243,7 +276,7 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAn
     if tsa_anchors is None and policy.tsa_trust_anchors is not None:
         tsa_anchors = load_anchors(policy.tsa_trust_anchors)
     ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None)
-    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors) as pool:
+    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, recovery=recovery) as pool:
         candidates = discover(paths, root=root, include=include, exclude=exclude)
         if on_start:
             on_start(len(candidates))
