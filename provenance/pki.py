@@ -149,7 +149,8 @@ class DevPki:
     algorithm: str
 
 
-def _new_key(alg: str) -> PrivateKey:
+def new_key(alg: str) -> PrivateKey:
+    """A fresh private key of the type an algorithm needs."""
     if alg == "es256":
         return ec.generate_private_key(ec.SECP256R1())
     if alg == "es384":
@@ -240,7 +241,7 @@ def init_dev_pki(directory: str | os.PathLike[str], *, alg: str = "es256", org: 
         raise UsageError(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
 
-    root_key, inter_key, leaf_key = _new_key(alg), _new_key(alg), _new_key(alg)
+    root_key, inter_key, leaf_key = new_key(alg), new_key(alg), new_key(alg)
     root_name = _name(org, f"{org} Root CA")
     inter_name = _name(org, f"{org} Intermediate CA")
     root = _certificate(root_name, root_key, root_name, root_key, ca=True, days=3650, path_length=1)

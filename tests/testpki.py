@@ -12,29 +12,17 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.pki import DOCUMENT_SIGNING, PrivateKey, PublicKey, write_private_file
+from provenance.pki import DOCUMENT_SIGNING, PrivateKey, PublicKey, chain_pem, new_key, write_private_file
 
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 SIGNER_EKUS = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION)
 
 
-def new_key(alg: str) -> PrivateKey:
-    if alg == "es256":
-        return ec.generate_private_key(ec.SECP256R1())
-    if alg == "es384":
-        return ec.generate_private_key(ec.SECP384R1())
-    if alg == "es512":
-        return ec.generate_private_key(ec.SECP521R1())
-    if alg.startswith("ps"):
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ed25519.Ed25519PrivateKey.generate()
-
-
 def pem(*certs: x509.Certificate) -> bytes:
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+    return chain_pem(certs)
 
 
 def key_pem(key: PrivateKey, passphrase: bytes | None = None) -> bytes:
