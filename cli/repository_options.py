@@ -16,13 +16,15 @@ resolver_option = click.option(
 
 recovery_option = click.option(
     "--recovery/--no-recovery", default=True, show_default=True, envvar="PROVENANCE_RECOVERY",
-    help="For a file without credentials (or whose content changed), look its ISCC Video-Code up in the "
-         "manifest repository and report the original credentials.  [env: PROVENANCE_RECOVERY]")
+    help="For a file without credentials (or whose content changed), look its ISCC Video-Codes (whole clip and "
+         "2-second windows) up in the manifest repository and report the original credentials.  "
+         "[env: PROVENANCE_RECOVERY]")
 
 soft_binding_option = click.option(
     "--soft-binding/--no-soft-binding", default=True, show_default=True, envvar="PROVENANCE_SOFT_BINDING",
-    help="Record the clip's ISCC Video-Code (c2pa.soft-binding, io.iscc.v0) and register the manifest in "
-         "the --store repository, so stripped or re-encoded copies can be traced.  [env: PROVENANCE_SOFT_BINDING]")
+    help="Record the clip's ISCC Video-Codes (c2pa.soft-binding, io.iscc.v0: the whole clip and its 2-second "
+         "segments) and register the manifest in the --store repository, so stripped, re-encoded or trimmed copies "
+         "can be traced.  [env: PROVENANCE_SOFT_BINDING]")
 
 
 def store_location(store: str | None) -> str | None:

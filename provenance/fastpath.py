@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 TESTED_C2PA_PYTHON = "0.38.1"
 BMFF_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
 _HASH_BUFFER = 8 << 20
+_COPY_STEP = 256 << 20  # copied at a time, then handed to disk writeback
 _SYNC_FILE_RANGE_WRITE = 2
 _C2PA_HASH_BMFF = 1  # C2paHashType::BmffHash
 _EXCLUSION_KEYS = frozenset({"xpath", "data"})
@@ -370,33 +371,47 @@ def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def _start_writeback(fd: int, length: int) -> None:
-    """Linux: start writing the output to disk now (sync_file_range), without waiting for it.
+class _Writeback:
+    """Linux: starts writing ranges of the output to disk (sync_file_range), without waiting for them.
 
-    The atomic commit fsyncs the output; pages written back while the hash is still
-    being computed are pages that fsync no longer waits for. Called from the copy
-    thread, which has nothing else to do, so a full device queue only blocks it.
+    The atomic commit fsyncs the output. Writing each copied step back while the
+    rest is still being copied and hashed keeps dirty memory small (no writer
+    throttling on big files) and leaves fsync almost nothing to wait for. A full
+    device queue blocks only the copy thread, which runs alongside the hash.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    function(fd, 0, length, _SYNC_FILE_RANGE_WRITE)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._call: Any = None
+        if sys.platform.startswith("linux"):
+            try:
+                self._call = ctypes.CDLL(None, use_errno=True).sync_file_range
+            except (OSError, AttributeError):
+                return
+            self._call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            self._call.restype = ctypes.c_int
+
+    def start(self, offset: int, length: int) -> None:
+        if self._call is not None:
+            self._call(self.fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan) -> None:
-    """Write the planned output: literal boxes with pwrite, the rest copied from the source."""
+    """Write the planned output: literal boxes with pwrite, the rest copied from the source in steps."""
+    writeback = _Writeback(dst_fd)
     out = 0
     for piece in plan.pieces():
         if piece.data is not None:
             _pwrite_all(dst_fd, piece.data, out)
-        else:
-            _copy_range(src_fd, piece.source_offset, dst_fd, out, piece.length)
-        out += piece.length
+            out += piece.length
+            continue
+        done = 0
+        while done < piece.length:
+            step = min(_COPY_STEP, piece.length - done)
+            _copy_range(src_fd, piece.source_offset + done, dst_fd, out, step)
+            writeback.start(out, step)
+            done += step
+            out += step
     if out != plan.output_size:
         raise OSError(f"wrote {out} bytes, expected {plan.output_size}")
 
@@ -475,11 +490,7 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
 
     started = time.perf_counter()
 
-    def copy() -> None:
-        write_plan(src_fd, dst_fd, plan)
-        _start_writeback(dst_fd, plan.output_size)
-
-    copier = _Worker(copy)
+    copier = _Worker(lambda: write_plan(src_fd, dst_fd, plan))
     copier.start()
     try:
         digest = bmff_hash(src_fd, plan, binding)

@@ -1,7 +1,8 @@
 """Find a file's credentials again when they were stripped or the file was re-encoded.
 
-When a file carries no manifest, or its hard binding no longer matches, its ISCC Video-Code is
-computed and looked up in a manifest repository (local, or a remote resolver). A match is reported
+When a file carries no manifest, or its hard binding no longer matches, its ISCC Video-Codes (the
+whole clip's and those of its 2-second windows) are computed and looked up in a manifest repository
+(local, or a remote resolver). A match is reported
 next to the file's own verdict, which stays `unsigned`/`invalid`: the recovered manifest describes
 the original clip, it is no signature on this file.
 
@@ -33,6 +34,9 @@ HARD_BINDING_MISMATCH = frozenset({
 })
 TRUSTED = "signingCredential.trusted"
 CANDIDATES = 5  # repository matches whose manifests are fetched and checked
+# Segment codes a registered manifest may bring (signing records at most softbinding.MAX_SEGMENTS);
+# the bound keeps one submission from filling the index.
+MAX_REGISTERED_SEGMENTS = 8 * softbinding.MAX_SEGMENTS
 _RANK = {Outcome.TRUSTED: 0, Outcome.VALID: 1, Outcome.INVALID: 2}
 
 
@@ -112,9 +116,13 @@ def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False
                                remedy="Sign with a certificate issued under one of the repository's anchors.")
     if reading.soft_binding is None:
         raise ManifestRejected(f"the manifest records no {softbinding.ALG} soft binding")
+    if len(reading.soft_binding.segments) > MAX_REGISTERED_SEGMENTS:
+        raise ManifestRejected(f"the soft binding holds {len(reading.soft_binding.segments)} segment codes; "
+                               f"a repository keeps at most {MAX_REGISTERED_SEGMENTS}")
     if verdict.signer is None or not verdict.signer.sha256:
         raise ManifestRejected("the signer's certificate cannot be read from the manifest store")
-    return Entry(verdict.manifest_label, reading.soft_binding.value, verdict.signer.sha256, store)
+    return Entry(verdict.manifest_label, reading.soft_binding.value, verdict.signer.sha256, store,
+                 segments=reading.soft_binding.segments)
 
 
 class Recoverer:
@@ -138,7 +146,7 @@ class Recoverer:
         if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
             return verdict  # nothing registered: skip the fingerprint
         try:
-            query = softbinding.compute(verdict.path)
+            query = softbinding.compute_query(verdict.path)
         except SoftBindingError:
             return verdict  # no video to fingerprint (e.g. audio only): nothing to look up
         found = self.best_match(query)
@@ -147,7 +155,7 @@ class Recoverer:
     def best_match(self, query: softbinding.SoftBinding) -> Recovered | None:
         """The nearest registered manifest that really matches; on a tie, the best-validating one."""
         found: list[Recovered] = []
-        for match in self.lookup.match(softbinding.ALG, query.value, self.candidates):
+        for match in self.lookup.match(softbinding.ALG, query.query_value, self.candidates):
             store = self.lookup.manifest_store(match.manifest_id)
             if store is None:
                 continue

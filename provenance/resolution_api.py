@@ -5,6 +5,11 @@ Routes and schemas follow the C2PA's OpenAPI document (version 1.0.0): `GET/POST
 standard has no submission route; `POST /manifests` is this project's own, protected by a bearer
 token, and it stores nothing unless the manifest store validates and records an io.iscc.v0 soft
 binding. The OpenAPI document is served at /openapi.json (and /docs).
+
+A byBinding value may hold several Video-Codes (IEP-0020 allows it): a copy's whole-clip code first,
+then the codes of its 2-second windows, as `provenance verify --resolver` sends them; byContent
+computes the same from the uploaded asset. Each is matched against every stored code, whole clip
+and segments alike (repository.base).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from .errors import ProvenanceError, SoftBindingError
 from .recovery import entry_for
 from .repository import QueryError, Repository
-from .softbinding import ALG, compute, similarity_score
+from .softbinding import ALG, compute_query, similarity_score
 from .verify import Verifier
 
 TOKEN_ENV = "PROVENANCE_REPOSITORY_TOKEN"
@@ -310,8 +315,9 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
 
 
 def _fingerprint(asset: Path, lock: threading.Lock) -> bytes:
+    """The lookup value of an uploaded asset: whole-clip codes and the Video-Codes of its windows."""
     with lock:
-        return compute(asset, with_instance=True).value
+        return compute_query(asset, with_instance=True).query_value
 
 
 def _validated_entry(store: bytes, verifier: Verifier, settings: ServiceSettings, lock: threading.Lock) -> Any:

@@ -110,20 +110,13 @@ def sign(
 class _SoftBindingJob(BackgroundAssertions):
     """A video's ISCC soft binding, computed in a thread from the moment signing starts.
 
-    The stand-in has the largest encoding a real value can have (every body byte 0xFF:
-    c2pa stores the value as CBOR integers), so the manifest's size is known in advance.
+    The stand-in has the largest encoding a real value can have (SoftBinding.largest: the most
+    segments, every body byte 0xFF), so the manifest's size is known in advance.
     """
 
     def __init__(self, source: Path) -> None:
-        import iscc_core as ic
-
-        from .softbinding import UNIT_BITS, UNIT_BYTES
-
         self.binding: SoftBinding | None = None
-        body = b"\xff" * UNIT_BYTES
-        stand_in = SoftBinding((f"ISCC:{ic.encode_component(ic.MT.CONTENT, ic.ST_CC.VIDEO, ic.VS.V0, UNIT_BITS, body)}",
-                                f"ISCC:{ic.encode_component(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0, UNIT_BITS, body)}"))
-        super().__init__(lambda: [self._compute(source).assertion()], [stand_in.assertion()])
+        super().__init__(lambda: [self._compute(source).assertion()], [SoftBinding.largest().assertion()])
 
     def _compute(self, source: Path) -> SoftBinding:
         from .softbinding import compute

@@ -73,8 +73,11 @@ def _wait_ready(bin_dir: Path, prefix: list[str], port: int, server: subprocess.
 
 
 @contextlib.contextmanager
-def throwaway_server() -> Iterator[str]:
-    """Start a fresh cluster; yield its URL (database `provenance`); stop and delete it afterwards."""
+def throwaway_server(settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Start a fresh cluster; yield its URL (database `provenance`); stop and delete it afterwards.
+
+    `settings` are server parameters (`-c name=value`), e.g. {"shared_buffers": "1GB"} for a benchmark.
+    """
     bin_dir = binaries()
     prefix = _as_server_user()
     with tempfile.TemporaryDirectory(prefix="provenance-pg-") as tmp:
@@ -95,7 +98,7 @@ def throwaway_server() -> Iterator[str]:
             server = subprocess.Popen(
                 [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
                  "-k", str(root), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off"],
+                 "-c", "full_page_writes=off", *(f"-c{name}={value}" for name, value in (settings or {}).items())],
                 stdout=log_file, stderr=subprocess.STDOUT)
         try:
             _wait_ready(bin_dir, prefix, port, server, log)

@@ -399,3 +399,21 @@ def test_late_assertions_reach_builder_sign_when_the_fast_path_declines(tmp_path
     assert verifier(pki).verify(out).verdict is Outcome.TRUSTED
     assert result.soft_binding is not None
     assert softbinding.from_manifest(active_manifest(out)) == result.soft_binding
+
+
+def test_copy_between_filesystems(tmp_path: Path, clip: Path, pki: DevPki, caplog: pytest.LogCaptureFixture) -> None:
+    """copy_file_range refuses to cross filesystems (EXDEV); the copy then goes through a buffer."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("needs a writable tmpfs at /dev/shm, on another filesystem than the test folder")
+    if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("/dev/shm is on the same filesystem as the test folder")
+    with tempfile.TemporaryDirectory(dir=shm) as folder:
+        src = Path(folder) / "clip.mp4"
+        src.write_bytes(clip.read_bytes())
+        out = tmp_path / "signed.mp4"
+        fast_sign(src, out, pki, caplog, generator="Sora")
+    assert verifier(pki).verify(out).verdict is Outcome.TRUSTED
+    assert framemd5(out) == framemd5(clip)

@@ -141,6 +141,39 @@ def test_unrelated_clip_recovers_nothing(signed: Signed, repository: Repository,
     assert verdict.verdict is Outcome.UNSIGNED and verdict.recovered is None
 
 
+def test_trimmed_copy_recovers_the_manifest_through_its_segments(signed: Signed, pki: DevPki,
+                                                                tmp_path: Path) -> None:
+    """The first fifth cut off (at a frame off the one-second segment grid) and re-encoded: the
+    copy's windows line up with the signed clip's segments; an unrelated trimmed clip finds nothing."""
+    source = make_clip(tmp_path / "zoom.mp4", seconds=8, source="mandelbrot", size="320x240", rate=25)
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result = signing.sign(source, tmp_path / "signed.mp4", creds, Disclosure(generator="Sora"), soft_binding=True)
+    assert result.soft_binding is not None and result.soft_binding.segments
+    repository = open_repository(tmp_path / "own.sqlite3")
+    assert repository is not None
+    with repository:
+        register(repository, result.manifest_store)
+        register(repository, signed.result.manifest_store)  # another clip in the same repository
+    trimmed, unrelated = tmp_path / "trimmed.mp4", tmp_path / "unrelated.mp4"
+    ffmpeg("-ss", "1.73", "-i", result.output, "-c:v", "libx264", "-crf", "23", trimmed)
+    other = make_clip(tmp_path / "life.mp4", seconds=8, source="life", size="320x240", rate=25)
+    ffmpeg("-ss", "1.73", "-i", other, "-c:v", "libx264", "-crf", "23", unrelated)
+    verifier = Verifier()
+    repository = open_repository(tmp_path / "own.sqlite3", create=False)
+    assert repository is not None
+    with repository:
+        recoverer = Recoverer(repository, verifier)
+        found = recoverer.recover(verifier.verify(trimmed))
+        nothing = recoverer.recover(verifier.verify(unrelated))
+    assert found.verdict is Outcome.UNSIGNED and found.recovered is not None
+    assert found.recovered.manifest_id == entry_for(result.manifest_store, verifier).manifest_id
+    assert 0 <= found.recovered.distance <= MATCH_THRESHOLD
+    assert found.recovered.generator is not None and found.recovered.generator.name == "Sora"
+    assert nothing.verdict is Outcome.UNSIGNED and nothing.recovered is None
+    text = run_cli("verify", trimmed, env={"PROVENANCE_STORE": str(tmp_path / "own.sqlite3")})
+    assert text.code == 1 and RECOVERED_TEXT in text.stdout
+
+
 def test_stand_alone_store_sets_only_the_hard_binding_aside(signed: Signed, pki: DevPki) -> None:
     reading = read_store(signed.result.manifest_store, Verifier(load_anchors(pki.root_ca)), "store")
     assert reading.verdict.verdict is Outcome.TRUSTED
@@ -159,6 +192,21 @@ def test_tampered_store_is_invalid_and_refused(signed: Signed) -> None:
         entry_for(bytes(tampered), Verifier())
     with pytest.raises(ManifestRejected, match="not a readable C2PA manifest store"):
         entry_for(b"\x00" * 64, Verifier())
+
+
+def test_a_manifest_with_too_many_segment_codes_is_refused(signed: Signed, pki: DevPki, tmp_path: Path) -> None:
+    from provenance.recovery import MAX_REGISTERED_SEGMENTS
+    from provenance.softbinding import Segment, SoftBinding
+
+    real = signed.result.soft_binding
+    assert real is not None and real.segments
+    padded = SoftBinding(real.units, tuple(Segment(1000 * i, 1000 * i + 2000, real.segments[0].unit)
+                                           for i in range(MAX_REGISTERED_SEGMENTS + 1)))
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result = signing.sign(signed.source, tmp_path / "padded.mp4", creds,
+                          Disclosure(generator="Sora", extra_assertions=(padded.assertion(),)))
+    with pytest.raises(ManifestRejected, match=f"at most {MAX_REGISTERED_SEGMENTS}"):
+        entry_for(result.manifest_store, Verifier())
 
 
 def test_recover_all_leaves_no_trace_without_a_repository(signed: Signed, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from provenance.errors import RepositoryError
 from provenance.repository import INDEX_REACH, Entry, QueryError, Repository, open_repository
+from provenance.repository.base import EXACT_REACH, MAX_QUERY_CODES
 from provenance.repository.sqlite import SqliteRepository
-from provenance.softbinding import ALG, MATCH_THRESHOLD, SoftBinding, hamming
+from provenance.softbinding import ALG, MATCH_THRESHOLD, Segment, SoftBinding, hamming
 
 from .postgres import PostgresUnavailable, throwaway_server
 
@@ -38,14 +39,17 @@ def flip(code: bytes, bits: int, rng: random.Random) -> bytes:
     return value.to_bytes(32, "big")
 
 
-def entry(name: str, video: bytes, instance: bytes | None = None, store: bytes | None = None) -> Entry:
+def entry(name: str, video: bytes, instance: bytes | None = None, store: bytes | None = None,
+          segments: tuple[bytes, ...] = ()) -> Entry:
     units = (video_unit(video),) + ((instance_unit(instance),) if instance else ())
-    return Entry(f"urn:c2pa:{name}", SoftBinding(units).value, "ab" * 32, store or name.encode())
+    spans = tuple(Segment(1000 * i, 1000 * i + 2000, video_unit(code)) for i, code in enumerate(segments))
+    return Entry(f"urn:c2pa:{name}", SoftBinding(units).value, "ab" * 32, store or name.encode(), segments=spans)
 
 
-def query(video: bytes | None = None, instance: bytes | None = None) -> bytes:
+def query(video: bytes | None = None, instance: bytes | None = None, windows: tuple[bytes, ...] = ()) -> bytes:
+    """A lookup value: the whole clip's code first, then the codes of the copy's windows."""
     units = ((video_unit(video),) if video else ()) + ((instance_unit(instance),) if instance else ())
-    return SoftBinding(units).value
+    return SoftBinding(units + tuple(video_unit(w) for w in windows)).value
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +120,7 @@ def test_nearest_video_code_within_the_threshold(repository: Repository) -> None
 
 
 def test_index_finds_exactly_what_a_full_scan_finds(repository: Repository) -> None:
+    """A query's first code is found exactly within INDEX_REACH bits, as a full scan finds it."""
     rng = random.Random(5)
     stored = {f"c{i}": rng.randbytes(32) for i in range(1500)}
     # Near neighbours at every distance up to the index's reach, so the pigeonhole bound is exercised.
@@ -127,8 +132,55 @@ def test_index_finds_exactly_what_a_full_scan_finds(repository: Repository) -> N
     for q in queries:
         expected = sorted((f"urn:c2pa:{n}", hamming(q, c)) for n, c in stored.items()
                           if hamming(q, c) <= INDEX_REACH)
-        got = sorted((m.manifest_id, m.distance) for m in repository.nearest(q, max_distance=INDEX_REACH, limit=500))
+        got = sorted((m.manifest_id, m.distance)
+                     for m in repository.nearest([q], max_distance=INDEX_REACH, limit=500))
         assert got == expected
+
+
+def test_window_codes_are_found_within_the_exact_reach(repository: Repository) -> None:
+    """A query's other codes (its windows) find every stored code within EXACT_REACH bits, and
+    never report a distance a full scan would not."""
+    rng = random.Random(7)
+    stored = {f"c{i}": rng.randbytes(32) for i in range(800)}
+    for i in range(EXACT_REACH + 1):
+        stored[f"near{i}"] = flip(stored["c1"], i, rng)
+    repository.add_many(entry(name, code) for name, code in stored.items())
+    far_first = rng.randbytes(32)  # the copy's whole-clip code: near nothing
+    for target in (stored["c1"], *rng.sample(list(stored.values()), 10)):
+        windows = [rng.randbytes(32), flip(target, rng.randint(0, EXACT_REACH), rng), rng.randbytes(32)]
+        codes = [far_first, *windows]
+        scan = {f"urn:c2pa:{n}": min(hamming(q, c) for q in codes) for n, c in stored.items()}
+        got = {m.manifest_id: m.distance for m in repository.nearest(codes, max_distance=INDEX_REACH, limit=500)}
+        for mid, distance in got.items():
+            assert distance == scan[mid] <= INDEX_REACH  # nothing a full scan would not report
+        must = {mid: d for mid, d in scan.items()
+                if min(hamming(w, stored[mid.removeprefix("urn:c2pa:")]) for w in windows) <= EXACT_REACH}
+        assert must and must.items() <= got.items()
+
+
+def test_a_segment_finds_its_manifest(repository: Repository) -> None:
+    """A trimmed copy: its whole-clip code is far from the signed clip's, one of its windows is near
+    a signed segment."""
+    rng = random.Random(8)
+    whole, segments = rng.randbytes(32), tuple(rng.randbytes(32) for _ in range(8))
+    repository.add(entry("trimmed-source", whole, segments=segments))
+    repository.add_many(entry(f"other{i}", rng.randbytes(32), segments=tuple(rng.randbytes(32) for _ in range(8)))
+                        for i in range(50))
+    copy_whole = flip(whole, 70, rng)
+    windows = (rng.randbytes(32), flip(segments[5], 12, rng), rng.randbytes(32))
+    [match] = repository.match(ALG, query(video=copy_whole, windows=windows))
+    assert (match.manifest_id, match.distance) == ("urn:c2pa:trimmed-source", 12)
+    unrelated = (rng.randbytes(32), rng.randbytes(32))
+    assert repository.match(ALG, query(video=copy_whole, windows=unrelated)) == []
+    # A segment's code is matched by its own distance, like the whole clip's.
+    assert repository.match(ALG, query(video=flip(segments[2], MATCH_THRESHOLD + 1, rng))) == []
+
+
+def test_too_many_codes_in_one_query_are_refused(repository: Repository) -> None:
+    rng = random.Random(9)
+    windows = tuple(rng.randbytes(32) for _ in range(MAX_QUERY_CODES))
+    with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CODES} Video-Codes"):
+        repository.match(ALG, query(video=rng.randbytes(32), windows=windows))
 
 
 @pytest.mark.parametrize("alg,value,message", [
@@ -145,7 +197,7 @@ def test_query_limits(repository: Repository) -> None:
     with pytest.raises(QueryError):
         repository.match(ALG, query(video=bytes(32)), max_results=0)
     with pytest.raises(QueryError):
-        repository.nearest(bytes(32), max_distance=INDEX_REACH + 1)
+        repository.nearest([bytes(32)], max_distance=INDEX_REACH + 1)
 
 
 def test_sqlite_repository_persists(tmp_path: Path) -> None:
@@ -188,3 +240,80 @@ def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
         open_repository(f"postgresql://user:hunter2@127.0.0.1:{port}/db")
     assert "hunter2" not in caught.value.message
     assert f"postgresql://user@127.0.0.1:{port}/db" in caught.value.message
+
+
+# The first release's schema (one band index over whole-clip codes): repositories it wrote are upgraded.
+_V1_SQLITE = """
+CREATE TABLE manifests (id INTEGER PRIMARY KEY, manifest_id TEXT NOT NULL UNIQUE, alg TEXT NOT NULL,
+    value BLOB NOT NULL, video_code BLOB, instance_code BLOB, cert_sha256 TEXT NOT NULL, registered_at TEXT NOT NULL);
+CREATE TABLE manifest_stores (id INTEGER PRIMARY KEY REFERENCES manifests (id) ON DELETE CASCADE, store BLOB NOT NULL);
+CREATE TABLE code_bands (band_key INTEGER NOT NULL, entry INTEGER NOT NULL REFERENCES manifests (id)
+    ON DELETE CASCADE, PRIMARY KEY (band_key, entry)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+_V1_POSTGRES = """
+CREATE TABLE provenance_manifests (id BIGSERIAL PRIMARY KEY, manifest_id TEXT NOT NULL UNIQUE, alg TEXT NOT NULL,
+    value BYTEA NOT NULL, video_code BYTEA, instance_code BYTEA, cert_sha256 TEXT NOT NULL,
+    registered_at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE provenance_manifest_stores (id BIGINT PRIMARY KEY REFERENCES provenance_manifests (id)
+    ON DELETE CASCADE, store BYTEA NOT NULL);
+CREATE TABLE provenance_code_bands (band_key INTEGER NOT NULL, entry BIGINT NOT NULL
+    REFERENCES provenance_manifests (id) ON DELETE CASCADE, PRIMARY KEY (band_key, entry));
+"""
+
+
+def _first_release_repository(kind: str, tmp_path: Path, request: pytest.FixtureRequest,
+                              rows: list[tuple[str, bytes]]) -> tuple[str, str]:
+    """A repository as the first release left it, holding `rows` (name, whole-clip code); its
+    location and the name of the table it no longer needs."""
+    if kind == "sqlite":
+        import sqlite3
+
+        path = tmp_path / "v1.sqlite3"
+        with sqlite3.connect(path) as db:
+            db.executescript(_V1_SQLITE)
+            for i, (name, code) in enumerate(rows, 1):
+                db.execute("INSERT INTO manifests VALUES (?, ?, ?, ?, ?, NULL, ?, '2026-01-01')",
+                           (i, f"urn:c2pa:{name}", ALG, query(video=code), code, "ab" * 32))
+                db.execute("INSERT INTO manifest_stores VALUES (?, ?)", (i, name.encode()))
+        db.close()
+        return str(path), "code_bands"
+    import psycopg
+
+    url = request.getfixturevalue("postgres_server")
+    database = f"v1_{uuid.uuid4().hex}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    location = url.rsplit("/", 1)[0] + "/" + database
+    with psycopg.connect(location, autocommit=True) as db:
+        db.execute(_V1_POSTGRES)
+        for name, code in rows:
+            row = db.execute("INSERT INTO provenance_manifests (manifest_id, alg, value, video_code, cert_sha256)"
+                             " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                             (f"urn:c2pa:{name}", ALG, query(video=code), code, "ab" * 32)).fetchone()
+            assert row is not None
+            db.execute("INSERT INTO provenance_manifest_stores VALUES (%s, %s)", (row[0], name.encode()))
+    return location, "provenance_code_bands"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_first_release_repository_is_upgraded(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    rng = random.Random(10)
+    rows = [(f"old{i}", rng.randbytes(32)) for i in range(20)]
+    location, old_table = _first_release_repository(kind, tmp_path, request, rows)
+    name, code = rows[7]
+    near = flip(code, 9, rng)
+    for reopened in (False, True):  # opening again changes nothing
+        repo = open_repository(location, create=False)
+        assert repo is not None
+        with repo:
+            assert repo.count() == len(rows) + reopened
+            found = {m.manifest_id: m.distance for m in repo.match(ALG, query(video=near))}
+            assert found == {f"urn:c2pa:{name}": 9, **({"urn:c2pa:new": 9} if reopened else {})}
+            assert repo.manifest_store(f"urn:c2pa:{name}") == name.encode()
+            # New entries (with segments) beside the old ones.
+            assert repo.add(entry("new", bytes(32), segments=(code,))) is not reopened
+            assert {m.manifest_id for m in repo.match(ALG, query(video=code))} == {f"urn:c2pa:{name}", "urn:c2pa:new"}
+            tables = ("SELECT name FROM sqlite_master WHERE name = ?" if kind == "sqlite"
+                      else "SELECT tablename FROM pg_tables WHERE tablename = %s")
+            assert repo._query(tables, (old_table,)) == []  # type: ignore[attr-defined]  # noqa: SLF001

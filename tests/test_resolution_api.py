@@ -41,6 +41,7 @@ class Clip:
     binding: SoftBinding
     stripped: Path
     reencoded: Path
+    trimmed: Path  # first fifth cut off, re-encoded
 
 
 def free_port() -> int:
@@ -102,7 +103,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> Clip:
                    check=True)
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(result.output), "-c:v", "libx264", "-crf", "28",
                     str(reencoded)], check=True)
-    return Clip(result, result.soft_binding, stripped, reencoded)
+    trimmed = d / "trimmed.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-ss", "0.63", "-i", str(result.output), "-c:v", "libx264",
+                    "-crf", "23", str(trimmed)], check=True)
+    return Clip(result, result.soft_binding, stripped, reencoded, trimmed)
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +192,36 @@ def test_query_with_only_the_video_code_of_a_reencoded_copy(server: Server, clip
     assert match["manifestId"] == registered and 60 <= match["similarityScore"] < 100
 
 
+def test_query_with_the_codes_of_a_trimmed_copy(server: Server, clip: Clip, registered: str) -> None:
+    """A lookup value holding the copy's whole-clip code and the codes of its windows (IEP-0020:
+    several Video-Codes in one ISCC-SEQ) finds the manifest by its segments; too long for GET."""
+    from provenance.softbinding import compute_query
+
+    copy = compute_query(clip.trimmed)
+    assert copy.segments
+    value = b64(copy.query_value)
+    response = httpx.post(f"{server.url}/matches/byBinding", json={"alg": ALG, "value": value})
+    assert response.status_code == 200
+    assert [m["manifestId"] for m in response.json()["matches"]] == [registered]
+    if len(value) > MAX_GET_VALUE:
+        assert httpx.get(f"{server.url}/matches/byBinding", params={"alg": ALG, "value": value}).status_code == 414
+
+
+def test_query_by_content_of_a_trimmed_copy(server: Server, clip: Clip, registered: str) -> None:
+    response = httpx.post(f"{server.url}/matches/byContent", content=clip.trimmed.read_bytes(),
+                          headers={"Content-Type": "video/mp4"}, timeout=120)
+    assert response.status_code == 200
+    assert [m["manifestId"] for m in response.json()["matches"]] == [registered]
+
+
+def test_query_by_content_of_an_unrelated_clip_finds_nothing(server: Server, registered: str,
+                                                             tmp_path: Path) -> None:
+    other = make_clip(tmp_path / "other.mp4", seconds=3, source="mandelbrot", size="320x240", rate=25)
+    response = httpx.post(f"{server.url}/matches/byContent", content=other.read_bytes(),
+                          headers={"Content-Type": "video/mp4"}, timeout=120)
+    assert response.status_code == 200 and response.json() == {"matches": []}
+
+
 @pytest.mark.parametrize("params,status,message", [
     ({"alg": ALG, "value": "not base64!"}, 400, "not valid base64"),
     ({"alg": "com.example.mark", "value": "AAAA"}, 400, "unsupported soft-binding algorithm"),
@@ -266,6 +300,9 @@ def test_verify_with_resolver_recovers_from_the_server(server: Server, clip: Cli
     assert verdict["recovered"]["manifest_id"] == registered
     assert verdict["recovered"]["source"] == server.url
     assert verdict["recovered"]["verdict"] == "valid"
+    trimmed = run_cli("verify", "--format", "json", "--resolver", server.url, clip.trimmed,
+                      env={"PROVENANCE_STORE": str(tmp_path / "empty.sqlite3")})
+    assert json.loads(trimmed.stdout)[0]["recovered"]["manifest_id"] == registered
 
 
 def test_verify_with_an_unreachable_resolver_is_a_clear_error(clip: Clip) -> None:

@@ -82,9 +82,13 @@ def test_instance_code_identifies_the_exact_file(clips: dict[str, Path], tmp_pat
 
 def test_value_round_trips_as_an_iscc_seq(clips: dict[str, Path]) -> None:
     binding = softbinding.compute(clips["life"])
-    assert len(binding.value) == 2 * (2 + 32)  # two units, 2-byte header + 256-bit body each
-    assert softbinding.SoftBinding.from_value(binding.value) == binding
+    assert len(binding.value) == 2 * (2 + 32)  # whole clip: two units, 2-byte header + 256-bit body each
+    assert softbinding.SoftBinding.from_value(binding.value) == softbinding.SoftBinding(binding.units)
     assert binding.iscc.startswith("ISCC:")
+    # A lookup sends every unit in one ISCC-SEQ; decoded, the whole clip's units come first.
+    decoded = softbinding.SoftBinding.from_value(binding.query_value)
+    assert decoded.units == binding.units + tuple(s.unit for s in binding.segments)
+    assert decoded.video_codes == binding.video_codes and decoded.video_code == binding.video_code
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x00", b"not an iscc seq at all", bytes(range(40))])
@@ -100,9 +104,96 @@ def test_assertion_follows_the_soft_binding_schema(clips: dict[str, Path]) -> No
     data = assertion["data"]
     assert data["alg"] == "io.iscc.v0"
     assert "alg_params" not in data  # IEP-0020: absent
-    [block] = data["blocks"]
-    assert block["scope"] == {}  # the whole clip
-    assert bytes(block["value"]) == binding.value
+    whole, *parts = data["blocks"]
+    assert whole["scope"] == {}  # the whole clip first, as any ISCC reader expects
+    assert bytes(whole["value"]) == binding.value
+    assert len(parts) == len(binding.segments) > 0
+    for block, segment in zip(parts, binding.segments, strict=True):
+        assert block["scope"] == {"timespan": {"start": segment.start_ms, "end": segment.end_ms}}
+        assert softbinding.SoftBinding.from_value(bytes(block["value"])).units == (segment.unit,)
+
+
+def test_segments_are_the_video_codes_of_two_second_windows_every_second(tmp_path: Path) -> None:
+    import iscc_core as ic
+
+    clip = make_clip(tmp_path / "six.mp4", seconds=6, source="mandelbrot", size="320x240", rate=25, audio=False)
+    frames = softbinding.frame_signatures(clip)
+    binding = softbinding.compute(clip)
+    width = softbinding.SEGMENT_FRAMES
+    starts = list(range(0, len(frames) - width + 1, softbinding.SEGMENT_STRIDE))
+    if starts[-1] != len(frames) - width:
+        starts.append(len(frames) - width)  # one more ending with the clip
+    assert [(s.start_ms, s.end_ms) for s in binding.segments] == [
+        (start * 200, (start + width) * 200) for start in starts]
+    assert binding.segments[1].start_ms == 1000 and binding.segments[0].end_ms == 2000
+    for segment, start in zip(binding.segments, starts, strict=True):
+        assert segment.unit == ic.gen_video_code_v0(frames[start : start + width], bits=256)["iscc"]
+
+
+def test_stored_segments_are_capped_and_short_clips_have_none() -> None:
+    assert softbinding.stored_positions(softbinding.SEGMENT_FRAMES) == []  # the whole clip is that segment
+    assert softbinding.stored_positions(3) == []
+    many = softbinding.stored_positions(5000)  # a 16-minute clip
+    assert len(many) == softbinding.MAX_SEGMENTS
+    assert many[0] == 0 and many[-1] == 5000 - softbinding.SEGMENT_FRAMES
+
+
+@pytest.mark.parametrize("frames", [46, 60, 95, 96, 97, 200, 1333, 25000])
+def test_query_windows_line_up_with_the_segment_grid_wherever_the_cut(frames: int) -> None:
+    """`frames` sampled at QUERY_RATE: some window starts at every 40 ms offset of the one-second
+    segment grid, so whatever the cut, a window of the copy samples the frames of a signed segment."""
+    positions = softbinding.query_positions(frames)
+    span = (softbinding.SEGMENT_FRAMES - 1) * softbinding.QUERY_STEP + 1  # 10 frames, 200 ms apart
+    windows = frames - span + 1
+    assert 0 < len(positions) <= softbinding.QUERY_SEGMENTS
+    assert all(p >= 0 and p + span <= frames for p in positions)
+    offsets = {p % softbinding.QUERY_RUN for p in positions}
+    assert offsets == set(range(min(windows, softbinding.QUERY_RUN)))
+    if windows > softbinding.QUERY_SEGMENTS:  # runs at the copy's start and end
+        assert positions[0] == 0 and positions[-1] == frames - span
+    assert softbinding.query_positions(span - 1) == []
+
+
+def test_query_windows_sample_like_segments(tmp_path: Path) -> None:
+    """A lookup's windows come from 25 fps signatures, 200 ms apart: some window of an uncut copy
+    samples exactly the frames of its first segment, and its whole-clip code is the standard one."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=5, source="mandelbrot", size="320x240", rate=25, audio=False)
+    query, signed = softbinding.compute_query(clip), softbinding.compute(clip)
+    assert query.units == signed.units and query.units[0] == softbinding.video_code(clip)
+    windows = {w.unit for w in query.segments}
+    assert signed.segments[0].unit in windows
+    assert all(w.end_ms - w.start_ms == 2000 for w in query.segments)
+    assert len(windows) == len(query.segments) <= softbinding.QUERY_SEGMENTS
+
+
+def test_trimmed_copy_is_near_through_its_segments_and_other_content_is_far(tmp_path: Path,
+                                                                           clips: dict[str, Path]) -> None:
+    original = make_clip(tmp_path / "zoom.mp4", seconds=8, source="mandelbrot", size="320x240", rate=25,
+                         audio=False)
+    trimmed = tmp_path / "trimmed.mp4"
+    # Cut between two sampled frames, off the one-second grid, and re-encode.
+    ffmpeg("-ss", "1.73", "-i", original, "-c:v", "libx264", "-crf", "23", trimmed)
+    signed = softbinding.compute(original)
+    copy = softbinding.compute_query(trimmed)
+    assert copy.segments and copy.video_code is not None
+    distance = signed.distance(copy)
+    assert distance is not None and distance <= softbinding.MATCH_THRESHOLD
+    for other in ("testsrc2", "life"):
+        far = softbinding.compute(clips[other]).distance(copy)
+        assert far is not None and far > softbinding.MATCH_THRESHOLD
+
+
+def test_largest_binding_is_at_least_as_large_as_a_real_one(clips: dict[str, Path]) -> None:
+    """Signing sizes the manifest with it before the real value exists (provenance/fastpath.py)."""
+    import cbor2
+
+    largest = cbor2.dumps(softbinding.SoftBinding.largest().assertion())
+    assert len(largest) >= len(cbor2.dumps(softbinding.compute(clips["testsrc2"]).assertion()))
+    long_clip = softbinding.SoftBinding(
+        softbinding.SoftBinding.largest().units,
+        tuple(softbinding.Segment(10**9, 10**9 + 2000, s.unit)
+              for s in softbinding.SoftBinding.largest().segments))  # a clip of 11 days
+    assert len(largest) >= len(cbor2.dumps(long_clip.assertion()))
 
 
 def test_signing_records_the_soft_binding_and_stays_valid(clips: dict[str, Path], pki: DevPki,
@@ -112,11 +203,25 @@ def test_signing_records_the_soft_binding_and_stays_valid(clips: dict[str, Path]
     out = tmp_path / "signed.mp4"
     result = sign_with_binding(clips["testsrc2"], out, pki)
     assert result.soft_binding == softbinding.compute(clips["testsrc2"])
+    assert result.soft_binding is not None and result.soft_binding.segments  # the timespan blocks too
     assert Verifier().verify(out).verdict is Outcome.VALID
     with open(out, "rb") as f, c2pa.Reader("video/mp4", f) as reader:
         report = json.loads(reader.json())
     manifest = report["manifests"][report["active_manifest"]]
     assert softbinding.from_manifest(manifest) == result.soft_binding
+
+
+def test_reading_skips_unreadable_blocks_and_keeps_the_whole_clip_first(clips: dict[str, Path]) -> None:
+    binding = softbinding.compute(clips["testsrc2"])
+    data = binding.assertion()["data"]
+    whole, first, *rest = data["blocks"]
+    broken = [{"scope": {"timespan": {"start": "soon"}}, "value": first["value"]},  # malformed scope
+              {"scope": {"timespan": {"start": 0, "end": 2000}}, "value": "not base64!"}]
+    manifest = {"assertions": [{"label": "c2pa.soft-binding",
+                                "data": {**data, "blocks": [first, *broken, whole, *rest]}}]}
+    read = softbinding.from_manifest(manifest)
+    assert read is not None
+    assert read.units == binding.units and read.segments == binding.segments
 
 
 def test_signing_a_sidecar_webm_records_the_soft_binding(pki: DevPki, tmp_path: Path) -> None:

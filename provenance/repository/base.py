@@ -2,13 +2,21 @@
 
 A repository keeps signed manifest stores with their io.iscc.v0 soft binding and the signer's leaf
 certificate fingerprint, and finds them again by the exact soft-binding value, by Instance-Code, or
-by the nearest Video-Code.
+by the nearest Video-Code: every Video-Code of the query (whole clip and windows) against every
+stored one (whole clip and 2-second segments).
 
-The nearest-code search is multi-index hashing (Norouzi et al.): the 256-bit Video-Code is cut into
-16 bands of 16 bits, each stored as one indexed key. Two codes at most 47 bits apart agree within 2
-bits on at least one band (pigeonhole: 16 bands × 3 bits > 47), so probing each band with every value
-up to 2 bits away (137 values) finds every such code through the index; the candidates' full
-distance is then computed exactly. A query costs 2 192 index probes, whatever the repository's size.
+The nearest-code search is multi-index hashing (Norouzi et al.): each stored 256-bit Video-Code is
+cut into 14 bands of 18 bits (the last 4 bits are in none), each kept as one indexed key. The
+query's first Video-Code (the whole clip, the one any ISCC client sends) is probed with every band
+value up to 1 bit away (14 × 19 keys): two codes at most 27 bits apart differ in at most 1 bit of
+some band (pigeonhole: 14 bands × 2 bits > 27), so every stored code within 27 bits of it is found.
+The query's other codes (its windows, up to 50) are probed with their own band values only
+(14 keys each): that finds every stored code within 13 bits, and a farther one whenever a band
+agrees, which a copy's many window/segment pairs make near certain (bench/durability.py counts
+what the index missed against a full scan). Candidates' full distances are then computed exactly.
+A copy's lookup (51 codes) costs at most 966 index probes, any query (MAX_QUERY_CODES) 1 148,
+whatever the repository's size, and random 18-bit band collisions stay rare
+(bench/repository_lookup.py).
 """
 
 from __future__ import annotations
@@ -22,19 +30,23 @@ from types import TracebackType
 from typing import Protocol
 
 from ..errors import UsageError
-from ..softbinding import ALG, MATCH_THRESHOLD, UNIT_BYTES, SoftBinding, hamming
+from ..softbinding import ALG, MATCH_THRESHOLD, UNIT_BITS, UNIT_BYTES, Segment, SoftBinding
 
-BANDS = 16
-BAND_BITS = 16
-PROBE_RADIUS = 2  # bits flipped per band when probing
-# Every stored code within this distance of a query is found (pigeonhole over the bands).
+BANDS = 14
+BAND_BITS = 18
+PROBE_RADIUS = 1  # bits flipped per band when probing with a query's first Video-Code
+# Every stored code within this distance of a query's first Video-Code is found (pigeonhole).
 INDEX_REACH = BANDS * (PROBE_RADIUS + 1) - 1
+# ... and within this distance of any other Video-Code of the query (one band agrees exactly).
+EXACT_REACH = BANDS - 1
+_BAND_MASK = (1 << BAND_BITS) - 1
 _PROBE_MASKS = tuple(
     sum(1 << bit for bit in bits)
     for radius in range(PROBE_RADIUS + 1)
     for bits in itertools.combinations(range(BAND_BITS), radius)
 )
 MAX_RESULTS = 100
+MAX_QUERY_CODES = 64  # Video-Codes one query may hold (a copy's lookup sends at most 51)
 assert MATCH_THRESHOLD <= INDEX_REACH, "the default threshold must be within the index's exact reach"
 
 
@@ -49,33 +61,55 @@ class Entry:
     """One registered manifest store and the keys it is found by."""
 
     manifest_id: str  # the active manifest's label, e.g. urn:c2pa:…
-    value: bytes  # the io.iscc.v0 soft-binding value (ISCC-SEQ)
+    value: bytes  # the io.iscc.v0 soft-binding value of the whole clip (ISCC-SEQ, the first block)
     cert_sha256: str  # hex SHA-256 of the signer's leaf certificate
     manifest_store: bytes
     alg: str = ALG
+    segments: tuple[Segment, ...] = ()  # the Video-Codes of its segments (timespan blocks)
 
     @property
     def soft_binding(self) -> SoftBinding:
-        return SoftBinding.from_value(self.value)
+        return SoftBinding(SoftBinding.from_value(self.value).units, self.segments)
+
+    def codes(self) -> list[tuple[bytes, int | None, int | None]]:
+        """(Video-Code body, start ms, end ms) to index: whole clip (no span) first, each code once."""
+        binding = SoftBinding.from_value(self.value)
+        found: dict[bytes, tuple[int | None, int | None]] = {}
+        if binding.video_code is not None:
+            found[binding.video_code] = (None, None)
+        for segment in self.segments:
+            body = SoftBinding((segment.unit,)).video_code
+            if body is not None:
+                found.setdefault(body, (segment.start_ms, segment.end_ms))
+        return [(body, start, end) for body, (start, end) in found.items()]
 
 
 @dataclass(frozen=True)
 class Match:
     manifest_id: str
-    distance: int  # bits between the Video-Codes; 0 for an exact value or Instance-Code match
+    distance: int  # bits between the closest Video-Codes; 0 for an exact value or Instance-Code match
     endpoint: str | None = None  # another resolver that holds the manifest (API `endpoint`)
 
 
 def band_keys(code: bytes) -> list[int]:
-    """The 16 index keys of a 256-bit code: band number in the high bits, band value in the low 16."""
+    """The 14 index keys of a 256-bit code: band number in the high bits, the band's 18 bits below."""
     if len(code) != UNIT_BYTES:
         raise ValueError(f"a Video-Code body has {UNIT_BYTES} bytes, not {len(code)}")
-    return [(band << BAND_BITS) | int.from_bytes(code[2 * band : 2 * band + 2], "big") for band in range(BANDS)]
+    value = int.from_bytes(code, "big")
+    return [(band << BAND_BITS) | ((value >> (UNIT_BITS - (band + 1) * BAND_BITS)) & _BAND_MASK)
+            for band in range(BANDS)]
 
 
-def probe_keys(code: bytes) -> list[int]:
-    """Every band key within PROBE_RADIUS bits of the query's bands."""
-    return [key ^ mask for key in band_keys(code) for mask in _PROBE_MASKS]
+def probe_plan(codes: Sequence[bytes]) -> dict[int, tuple[int, ...]]:
+    """The index keys a query probes, each with the positions in `codes` of the codes probing it:
+    every key within PROBE_RADIUS bits of the first code's bands, the other codes' own keys."""
+    plan: dict[int, set[int]] = {}
+    for position, code in enumerate(codes):
+        masks = _PROBE_MASKS if position == 0 else (0,)
+        for key in band_keys(code):
+            for mask in masks:
+                plan.setdefault(key ^ mask, set()).add(position)
+    return {key: tuple(sorted(positions)) for key, positions in plan.items()}
 
 
 class Lookup(Protocol):
@@ -120,8 +154,12 @@ class Repository(ABC):
     def _by_instance(self, code: bytes) -> list[str]: ...
 
     @abstractmethod
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[str, bytes]]:
-        """(manifest id, Video-Code) of every entry having one of the band keys."""
+    def _candidates(self, keys: Sequence[int]) -> list[tuple[int, int, bytes]]:
+        """(band key, entry row, Video-Code) for each of the keys each stored code has."""
+
+    @abstractmethod
+    def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
+        """Entry row → manifest id."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -131,19 +169,41 @@ class Repository(ABC):
         """Store one entry; False when its manifest id was already there."""
         return self.add_many([entry]) == 1
 
-    def nearest(self, code: bytes, *, max_distance: int = MATCH_THRESHOLD, limit: int = 10) -> list[Match]:
-        """Entries whose Video-Code is at most `max_distance` bits from `code`, nearest first."""
+    def nearest(self, codes: Sequence[bytes], *, max_distance: int = MATCH_THRESHOLD, limit: int = 10) -> list[Match]:
+        """Entries having a Video-Code at most `max_distance` bits from one of `codes`, nearest first.
+
+        `codes[0]` is found exactly within INDEX_REACH bits; the others within EXACT_REACH bits,
+        and beyond that when one of their bands agrees (see the module's description).
+        """
         if not 0 <= max_distance <= INDEX_REACH:
             raise QueryError(f"max distance must be between 0 and {INDEX_REACH} bits, not {max_distance}")
+        if not codes:
+            return []
+        plan = probe_plan(codes)
+        query = [int.from_bytes(code, "big") for code in codes]
         with self._lock:
-            candidates = self._candidates(probe_keys(code))
-        found = {mid: hamming(code, stored) for mid, stored in candidates}
-        matches = [Match(mid, d) for mid, d in found.items() if d <= max_distance]
-        return sorted(matches, key=lambda m: (m.distance, m.manifest_id))[:limit]
+            candidates = self._candidates(sorted(plan))
+        best: dict[int, int] = {}
+        for key, entry, stored in candidates:
+            value = int.from_bytes(stored, "big")
+            # Most candidates share a band with a query code by chance: measure against the codes
+            # that probed this key first, and against all of them only when one of those is near.
+            if min((value ^ query[i]).bit_count() for i in plan[key]) > max_distance:
+                continue
+            distance = min((value ^ q).bit_count() for q in query)
+            best[entry] = min(best.get(entry, distance), distance)
+        if not best:
+            return []
+        with self._lock:
+            names = self._manifest_ids(sorted(best))
+        ranked = sorted(((names[entry], d) for entry, d in best.items() if entry in names),
+                        key=lambda item: (item[1], item[0]))
+        return [Match(mid, d) for mid, d in ranked[:limit]]
 
     def match(self, alg: str, value: bytes, max_results: int = 10, *,
               max_distance: int = MATCH_THRESHOLD) -> list[Match]:
-        """Resolve a soft-binding query (IEP-0020: any subset of the stored ISCC-UNITs)."""
+        """Resolve a soft-binding query: an ISCC-SEQ holding any subset of the stored ISCC-UNITs
+        (IEP-0020), or a copy's whole-clip Video-Code followed by the Video-Codes of its windows."""
         if alg != ALG:
             raise QueryError(f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG}")
         if not 1 <= max_results <= MAX_RESULTS:
@@ -158,10 +218,13 @@ class Repository(ABC):
             instance = self._by_instance(query.instance_code) if query.instance_code else []
         for mid in itertools.chain(exact, instance):
             best[mid] = 0
-        if query.video_code is not None:
-            for m in self.nearest(query.video_code, max_distance=max_distance, limit=max_results):
+        codes = query.video_codes
+        if len(codes) > MAX_QUERY_CODES:
+            raise QueryError(f"a query may hold at most {MAX_QUERY_CODES} Video-Codes, not {len(codes)}")
+        if codes:
+            for m in self.nearest(codes, max_distance=max_distance, limit=max_results):
                 best[m.manifest_id] = min(best.get(m.manifest_id, m.distance), m.distance)
-        if not best and query.video_code is None and query.instance_code is None:
+        if not best and not codes and query.instance_code is None:
             raise QueryError("the value holds no 256-bit Video-Code or Instance-Code to look up")
         ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
         return [Match(mid, d) for mid, d in ranked[:max_results]]

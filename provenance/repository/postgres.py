@@ -26,13 +26,26 @@ CREATE TABLE IF NOT EXISTS provenance_manifest_stores (
     id BIGINT PRIMARY KEY REFERENCES provenance_manifests (id) ON DELETE CASCADE,
     store BYTEA NOT NULL
 );
-CREATE TABLE IF NOT EXISTS provenance_code_bands (
-    band_key INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS provenance_codes (
+    id BIGSERIAL PRIMARY KEY,
     entry BIGINT NOT NULL REFERENCES provenance_manifests (id) ON DELETE CASCADE,
-    PRIMARY KEY (band_key, entry)
+    start_ms BIGINT,  -- NULL: the whole clip
+    end_ms BIGINT,
+    code BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provenance_codes_by_entry ON provenance_codes (entry);
+-- Lookups read (entry, code) of thousands of candidate ids: from this index alone, no table visit.
+CREATE INDEX IF NOT EXISTS provenance_codes_found_by_id ON provenance_codes (id) INCLUDE (entry, code);
+CREATE TABLE IF NOT EXISTS provenance_code_keys (
+    band_key INTEGER NOT NULL,
+    code BIGINT NOT NULL REFERENCES provenance_codes (id) ON DELETE CASCADE,
+    PRIMARY KEY (band_key, code)
 );
 """
-# After adding this many rows at once, refresh the planner's statistics so the band index stays in use.
+# Written by the first release: one band index over whole-clip codes, replaced by provenance_code_keys.
+_OLD_BANDS = "provenance_code_bands"
+# After adding this many rows at once, refresh the planner's statistics and the visibility map, so the
+# band index stays in use and lookups stay index-only.
 _BULK = 1000
 # Serialises concurrent first-time schema creation by several processes.
 _SCHEMA_LOCK = 0x70726F76
@@ -65,8 +78,34 @@ class PostgresRepository(Repository):
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 self._db.execute(_SCHEMA)
+                old = self._db.execute("SELECT to_regclass(%s) IS NOT NULL", (_OLD_BANDS,)).fetchone()
+                if old is not None and old[0]:
+                    self._upgrade()
         except psycopg.Error as e:
             raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+
+    def _upgrade(self) -> None:
+        """Index the whole-clip codes of entries written by the first release, then drop its index."""
+        with self._db.cursor() as cur:
+            rows = cur.execute("SELECT id, video_code FROM provenance_manifests m WHERE video_code IS NOT NULL"
+                               " AND NOT EXISTS (SELECT 1 FROM provenance_codes c WHERE c.entry = m.id)").fetchall()
+            for entry, code in rows:
+                self._add_codes(cur, entry, [(bytes(code), None, None)])
+            cur.execute(f"DROP TABLE {_OLD_BANDS}")
+
+    @staticmethod
+    def _add_codes(cur: Any, entry: int, codes: list[tuple[bytes, int | None, int | None]]) -> None:
+        if not codes:
+            return
+        bodies = [body for body, _, _ in codes]
+        cur.execute("INSERT INTO provenance_codes (entry, start_ms, end_ms, code)"
+                    " SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) RETURNING id, code",
+                    (entry, [start for _, start, _ in codes], [end for _, _, end in codes], bodies))
+        ids = {bytes(code): row_id for row_id, code in cur.fetchall()}
+        keys = [(key, ids[body]) for body in bodies for key in band_keys(body)]
+        cur.execute("INSERT INTO provenance_code_keys (band_key, code)"
+                    " SELECT * FROM unnest(%s::integer[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                    ([k for k, _ in keys], [c for _, c in keys]))
 
     def add_many(self, entries: Iterable[Entry]) -> int:
         added = 0
@@ -87,14 +126,10 @@ class PostgresRepository(Repository):
                             continue
                         cur.execute("INSERT INTO provenance_manifest_stores (id, store) VALUES (%s, %s)",
                                     (row[0], entry.manifest_store))
-                        if binding.video_code is not None:
-                            cur.execute(
-                                "INSERT INTO provenance_code_bands (band_key, entry)"
-                                " SELECT DISTINCT unnest(%s::integer[]), %s ON CONFLICT DO NOTHING",
-                                (band_keys(binding.video_code), row[0]))
+                        self._add_codes(cur, row[0], entry.codes())
                         added += 1
                 if added >= _BULK:
-                    self._db.execute("ANALYZE provenance_manifests, provenance_code_bands")
+                    self._db.execute("VACUUM (ANALYZE) provenance_manifests, provenance_codes, provenance_code_keys")
             except self._error as e:
                 raise RepositoryError(f"cannot write to {self.location}: {_reason(e)}") from e
         return added
@@ -126,11 +161,17 @@ class PostgresRepository(Repository):
         rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE instance_code = %s", (code,))
         return [str(r[0]) for r in rows]
 
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[str, bytes]]:
+    def _candidates(self, keys: Sequence[int]) -> list[tuple[int, int, bytes]]:
+        # One index probe per key, then one per candidate (a bitmap scan over ~1 000 keys is slower).
         rows = self._query(
-            "SELECT manifest_id, video_code FROM provenance_manifests WHERE id IN"
-            " (SELECT entry FROM provenance_code_bands WHERE band_key = ANY(%s))", (list(keys),))
-        return [(str(r[0]), bytes(r[1])) for r in rows]
+            "SELECT k.band_key, c.entry, c.code FROM unnest(%s::integer[]) AS probe (band_key)"
+            " JOIN provenance_code_keys k ON k.band_key = probe.band_key JOIN provenance_codes c ON c.id = k.code",
+            (list(keys),))
+        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
+        rows = self._query("SELECT id, manifest_id FROM provenance_manifests WHERE id = ANY(%s)", (list(entries),))
+        return {int(r[0]): str(r[1]) for r in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import RepositoryError
 from .base import Entry, Repository, band_keys, chunks
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every Video-Code of an entry (whole clip and segments) in `codes`
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     id INTEGER PRIMARY KEY,
@@ -30,10 +30,21 @@ CREATE TABLE IF NOT EXISTS manifest_stores (
     id INTEGER PRIMARY KEY REFERENCES manifests (id) ON DELETE CASCADE,
     store BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS code_bands (
-    band_key INTEGER NOT NULL,
+"""
+# The nearest-code index (repository.base): each Video-Code of an entry, and its band keys.
+_CODES = """
+CREATE TABLE IF NOT EXISTS codes (
+    id INTEGER PRIMARY KEY,
     entry INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
-    PRIMARY KEY (band_key, entry)
+    start_ms INTEGER,  -- NULL: the whole clip
+    end_ms INTEGER,
+    code BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS codes_by_entry ON codes (entry);
+CREATE TABLE IF NOT EXISTS code_keys (
+    band_key INTEGER NOT NULL,
+    code INTEGER NOT NULL REFERENCES codes (id) ON DELETE CASCADE,
+    PRIMARY KEY (band_key, code)
 ) WITHOUT ROWID;
 """
 # After adding this many rows at once, refresh the query planner's statistics.
@@ -61,10 +72,38 @@ class SqliteRepository(Repository):
                                       remedy="Upgrade provenance to read this repository.")
             if version < SCHEMA_VERSION:
                 self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                self._upgrade()
         except sqlite3.DatabaseError as e:
             raise RepositoryError(f"{path} is not a usable manifest repository: {e}",
                                   remedy="Give a repository file written by provenance, or a new path.") from e
+
+    def _upgrade(self) -> None:
+        """Create the schema, or bring a version-1 file (one band index over whole-clip codes) up to date."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the write lock: another process may have just done it.
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                for statement in (_SCHEMA + _CODES).split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                if version == 1:
+                    rows = self._db.execute("SELECT id, video_code FROM manifests WHERE video_code IS NOT NULL")
+                    for entry, code in rows.fetchall():
+                        self._add_codes(entry, [(bytes(code), None, None)])
+                    self._db.execute("DROP TABLE IF EXISTS code_bands")
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _add_codes(self, entry: int | None, codes: list[tuple[bytes, int | None, int | None]]) -> None:
+        for code, start, end in codes:
+            cursor = self._db.execute("INSERT INTO codes (entry, start_ms, end_ms, code) VALUES (?, ?, ?, ?)",
+                                      (entry, start, end, code))
+            self._db.executemany("INSERT OR IGNORE INTO code_keys (band_key, code) VALUES (?, ?)",
+                                 [(key, cursor.lastrowid) for key in band_keys(code)])
 
     def add_many(self, entries: Iterable[Entry]) -> int:
         added = 0
@@ -85,9 +124,7 @@ class SqliteRepository(Repository):
                     row_id = cursor.lastrowid
                     self._db.execute("INSERT INTO manifest_stores (id, store) VALUES (?, ?)",
                                      (row_id, entry.manifest_store))
-                    if binding.video_code is not None:
-                        self._db.executemany("INSERT OR IGNORE INTO code_bands (band_key, entry) VALUES (?, ?)",
-                                             [(key, row_id) for key in band_keys(binding.video_code)])
+                    self._add_codes(row_id, entry.codes())
                     added += 1
                 self._db.execute("COMMIT")
                 if added >= _BULK:
@@ -128,14 +165,21 @@ class SqliteRepository(Repository):
         rows = self._query("SELECT manifest_id FROM manifests WHERE instance_code = ?", (code,))
         return [str(r[0]) for r in rows]
 
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[str, bytes]]:
-        out: list[tuple[str, bytes]] = []
+    def _candidates(self, keys: Sequence[int]) -> list[tuple[int, int, bytes]]:
+        out: list[tuple[int, int, bytes]] = []
         for part in chunks(keys, _MAX_PARAMS):
             marks = ",".join("?" * len(part))
-            rows = self._query(
-                "SELECT manifest_id, video_code FROM manifests WHERE id IN"
-                f" (SELECT entry FROM code_bands WHERE band_key IN ({marks}))", part)
-            out.extend((str(r[0]), bytes(r[1])) for r in rows)
+            rows = self._query("SELECT k.band_key, c.entry, c.code FROM code_keys k JOIN codes c ON c.id = k.code"
+                               f" WHERE k.band_key IN ({marks})", part)
+            out.extend((int(r[0]), int(r[1]), bytes(r[2])) for r in rows)
+        return out
+
+    def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for part in chunks(entries, _MAX_PARAMS):
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT id, manifest_id FROM manifests WHERE id IN ({marks})", part)
+            out.update((int(r[0]), str(r[1])) for r in rows)
         return out
 
     def close(self) -> None:
