@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from provenance.pki import ALGORITHMS as ALGS
+from provenance.algorithms import ALGORITHMS as ALGS
 
 
 @click.group()

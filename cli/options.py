@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from provenance.pki import ALGORITHMS
+from provenance.algorithms import ALGORITHMS
 
 alg_option = click.option(
     "--alg", type=click.Choice(ALGORITHMS, case_sensitive=False), default=None, envvar="PROVENANCE_ALG",

@@ -239,7 +239,7 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _store_from_box(box: bytes) -> bytes:
+def store_from_box(box: bytes) -> bytes:
     """The JUMBF manifest store inside a C2PA uuid box, as Builder.sign returns it."""
     # size, 'uuid', UUID (16), version/flags (4), "manifest\0", 8-byte offset, then the JUMBF superbox.
     start = box.index(b"\x00", 28) + 1 + 8
@@ -249,22 +249,29 @@ def _store_from_box(box: bytes) -> bytes:
 
 def hash_binding(placeholder: bytes) -> HashBinding:
     """The hash assertion inside a placeholder box."""
+    return hash_binding_of_store(store_from_box(placeholder))
+
+
+def hash_binding_of_store(store: bytes) -> HashBinding:
+    """The active manifest's only hard binding, which must be a plain (non-Merkle) BMFF hash."""
     import cbor2
 
     from . import jumbf
 
-    store = _store_from_box(placeholder)
     try:
         root = next(b for b in jumbf._parse_boxes(store) if b.label == "c2pa")
         manifest = [c for c in root.children if c.type == b"jumb"][-1]
         assertions = next(c for c in manifest.children if c.label == "c2pa.assertions")
-        box = next(a for a in assertions.children if (a.label or "").startswith("c2pa.hash.bmff"))
+        bindings = [a for a in assertions.children if (a.label or "").startswith("c2pa.hash.")]
+        if len(bindings) != 1 or not (bindings[0].label or "").startswith("c2pa.hash.bmff"):
+            raise FastPathUnavailable(f"hard bindings {[b.label for b in bindings]} are not one BMFF hash")
+        box = bindings[0]
         content = next(c for c in box.children if c.type == b"cbor")
         data = cbor2.loads(content.payload)
     except (StopIteration, IndexError, ValueError, cbor2.CBORDecodeError) as e:
-        raise FastPathUnavailable(f"no readable BMFF hash assertion in the placeholder: {e}") from e
-    if not isinstance(data, dict) or data.get("merkle") or data.get("hash") is None:
-        raise FastPathUnavailable("the placeholder's BMFF hash is not a plain (non-Merkle) hash")
+        raise FastPathUnavailable(f"no readable BMFF hash assertion: {e}") from e
+    if not isinstance(data, dict) or data.get("merkle") or not isinstance(data.get("hash"), bytes):
+        raise FastPathUnavailable("the BMFF hash is not a plain (non-Merkle) hash")
     return HashBinding(str(box.label), data)
 
 
@@ -416,8 +423,11 @@ def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan) -> None:
         raise OSError(f"wrote {out} bytes, expected {plan.output_size}")
 
 
-def bmff_hash(src_fd: int, plan: bmff.InsertionPlan, binding: HashBinding) -> bytes:
-    """The BMFF hash of the planned output, read from the source (see the module docstring)."""
+def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding,
+              stop: threading.Event | None = None) -> bytes:
+    """The BMFF hash of a file made of `boxes`, read from the source (see the module docstring).
+
+    Setting `stop` abandons the work (OSError)."""
     exclusions = binding.exclusions()
     hasher = hashlib.new(binding.alg)
     buffer = memoryview(bytearray(_HASH_BUFFER))
@@ -429,7 +439,7 @@ def bmff_hash(src_fd: int, plan: bmff.InsertionPlan, binding: HashBinding) -> by
             return box.data[offset : offset + length]
         return os.pread(src_fd, length, box.source_offset + offset)
 
-    for box in plan.boxes:
+    for box in boxes:
         if any(box.type == kind and all(content(box, at, len(value)) == value for at, value in required)
                for kind, required in exclusions):
             continue
@@ -444,6 +454,8 @@ def bmff_hash(src_fd: int, plan: bmff.InsertionPlan, binding: HashBinding) -> by
                 raise OSError(f"source ended inside the {box.type!r} box")
             hasher.update(buffer[:n])
             done += n
+            if stop is not None and stop.is_set():
+                raise OSError(errno.ECANCELED, "hashing abandoned")
     return hasher.digest()
 
 
@@ -493,7 +505,7 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     copier = _Worker(lambda: write_plan(src_fd, dst_fd, plan))
     copier.start()
     try:
-        digest = bmff_hash(src_fd, plan, binding)
+        digest = bmff_hash(src_fd, plan.boxes, binding)
     finally:
         copier.join()
     if copier.error is not None:
@@ -513,7 +525,7 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     padded = struct.pack(">I", len(placeholder)) + signed[4:] + bytes(len(placeholder) - len(signed))
     _pwrite_all(dst_fd, padded, plan.insert_at)
     timings.sign = time.perf_counter() - started
-    return _store_from_box(signed)
+    return store_from_box(signed)
 
 
 def sign_embedded(builder: Any, definition: dict[str, Any], credentials: SigningCredentials, mime: str,
@@ -577,6 +589,7 @@ class SelfCheck:
     passed: bool
     reason: str = ""
     seconds: float = 0.0
+    sample: bytes = b""  # the tiny MP4 it signed, for the verification fast path's own check
 
 
 _self_check: SelfCheck | None = None
@@ -595,8 +608,8 @@ def self_check() -> SelfCheck:
             return _self_check
     started = time.perf_counter()
     try:
-        _run_self_check()
-        result = SelfCheck(True, seconds=time.perf_counter() - started)
+        sample = _run_self_check()
+        result = SelfCheck(True, seconds=time.perf_counter() - started, sample=sample)
     except Exception as e:  # any failure at all means "don't trust the fast path here"
         result = SelfCheck(False, f"{type(e).__name__}: {e}", time.perf_counter() - started)
     _log_self_check(result)
@@ -644,13 +657,13 @@ def tiny_mp4() -> bytes:
     return ftyp + moov(chunk_offset) + box(b"mdat", _MEDIA_PAYLOAD) + box(b"free", b"\0" * 8) + box(b"mfra")
 
 
-def _chunk_offset(data: bytes) -> int:
+def sample_media_offset(data: bytes) -> int:
     at = data.index(b"stco") + 4 + 4 + 4  # type, version/flags, entry count
     (offset,) = struct.unpack_from(">I", data, at)
     return int(offset)
 
 
-def _run_self_check() -> None:
+def _run_self_check() -> bytes:
     import tempfile
 
     from .verdict import TRAINED_ALGORITHMIC_MEDIA
@@ -675,7 +688,7 @@ def _run_self_check() -> None:
             builders.close()
         with open(output_path, "rb") as f:
             signed = f.read()
-    at = _chunk_offset(signed)
+    at = sample_media_offset(signed)
     if signed[at : at + len(_MEDIA_PAYLOAD)] != _MEDIA_PAYLOAD:
         raise AssertionError("chunk offset does not point at the media after signing")
     report, state = _read(signed)
@@ -687,6 +700,7 @@ def _run_self_check() -> None:
     _, tampered_state = _read(bytes(tampered))
     if tampered_state != "Invalid":
         raise AssertionError(f"a flipped media byte was not detected ({tampered_state})")
+    return signed
 
 
 def _read(data: bytes) -> tuple[dict[str, Any], str | None]:

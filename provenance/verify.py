@@ -7,13 +7,14 @@ what a person needs next to it (AI disclosure, signer, codes, ingredients).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import jumbf
+from . import fastverify, jumbf
 from . import media as media_mod
 from .errors import MediaError, c2pa_reason
 from .trust import TrustAnchors, TrustPolicy
@@ -29,6 +30,7 @@ from .verdict import (
 
 _STATE = {"Trusted": Outcome.TRUSTED, "Valid": Outcome.VALID, "Invalid": Outcome.INVALID}
 UNTRUSTED = "signingCredential.untrusted"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,13 @@ class Verifier:
     """Verifies files against one trust configuration; reusable across files."""
 
     def __init__(self, anchors: TrustAnchors | None = None, *, tsa_anchors: TrustAnchors | None = None,
-                 allowed_signers: Iterable[str] = ()) -> None:
+                 allowed_signers: Iterable[str] = (), fast_path_min_bytes: int | None = None) -> None:
+        """`fast_path_min_bytes`: BMFF files from this size on may take provenance.fastverify
+        (default fastverify.min_bytes(); 0 for every file, -1 for none)."""
         self.anchors = anchors
         self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers))
         self._context: Any = None
+        self.fast_path_min_bytes = fastverify.min_bytes() if fast_path_min_bytes is None else fast_path_min_bytes
 
     def _c2pa_context(self) -> Any:
         if self._context is None:
@@ -72,24 +77,34 @@ class Verifier:
 
     def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
         """c2pa's report for a file (embedded or sidecar manifest), or None if it has none."""
-        import c2pa
 
         sidecar = media_mod.sidecar_path(path)
-        context = self._c2pa_context()
         if sidecar.is_file():
+            import c2pa
+
             detached = sidecar.read_bytes()
             with open(path, "rb") as stream:
-                reader = c2pa.Reader(kind.mime, stream, detached, context=context)
+                reader = c2pa.Reader(kind.mime, stream, detached, context=self._c2pa_context())
                 return self._report(reader, detached, "sidecar")
         if kind.container == "jumbf":
             raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
         if not kind.embeddable:
             return None
+        import c2pa  # here: a large file's fast path loads it while hashing
+
         with open(path, "rb") as stream:
-            reader = c2pa.Reader.try_create(kind.mime, stream, context=context)
+            size = os.fstat(stream.fileno()).st_size
+            if 0 <= self.fast_path_min_bytes <= size:
+                store = jumbf.manifest_store_bytes(stream, size, kind)
+                try:
+                    fast = fastverify.read(stream.fileno(), kind.mime, store, self._c2pa_context)
+                    return ManifestReport(fast.report, fast.state, store, "embedded")
+                except fastverify.Unavailable as e:
+                    log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
+            stream.seek(0)
+            reader = c2pa.Reader.try_create(kind.mime, stream, context=self._c2pa_context())
             if reader is None:
                 return None
-            size = os.fstat(stream.fileno()).st_size
             store = jumbf.manifest_store_bytes(stream, size, kind)
             return self._report(reader, store, "embedded")
 
@@ -100,8 +115,6 @@ class Verifier:
 
     def verify(self, path: str | os.PathLike[str]) -> Verdict:
         """Never raises for a bad file: problems become an `error` verdict."""
-        import c2pa
-
         p = Path(path)
         given = self.anchors is not None
         try:
@@ -109,11 +122,15 @@ class Verifier:
             report = self.read(p, kind)
         except MediaError as e:
             return Verdict(str(p), Outcome.ERROR, error=e.message, trust_anchors_given=given)
-        except c2pa.C2paError as e:
-            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {c2pa_reason(e)}",
-                           trust_anchors_given=given)
         except OSError as e:
             return Verdict(str(p), Outcome.ERROR, error=f"{p}: {e.strerror or e}", trust_anchors_given=given)
+        except Exception as e:
+            import c2pa  # not at the top: a large file's fast path loads it while hashing
+
+            if not isinstance(e, c2pa.C2paError):
+                raise
+            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {c2pa_reason(e)}",
+                           trust_anchors_given=given)
         if report is None:
             return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given)
         return self.policy.apply(verdict_from_report(str(p), report, anchors_given=given), report)

@@ -15,6 +15,9 @@ from provenance.manifest import Disclosure
 from provenance.pki import DevPki, init_dev_pki
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every BMFF verification in the suite (in this process and in CLI processes) takes the verification
+# fast path where it applies, so the correctness tests hold for it; test_fastverify compares both paths.
+os.environ["PROVENANCE_FAST_VERIFY_MIN_BYTES"] = "0"
 CORPUS = Path(os.environ.get("PROVENANCE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 

@@ -1,0 +1,141 @@
+"""The verification fast path reports exactly what c2pa's full Reader reports, or steps aside.
+
+Every case verifies the same file twice: through provenance.fastverify (fast_path_min_bytes=0) and
+through c2pa's Reader alone (-1), and compares c2pa's report, the state and the public verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from provenance import fastverify, jumbf, media
+from provenance.pki import DevPki
+from provenance.trust import TrustAnchors, load_anchors
+from provenance.verdict import Outcome, Verdict
+from provenance.verify import Verifier
+
+from .conftest import CORPUS, make_clip, sign_file
+from .test_tamper import flipped, top_level_boxes
+
+_EXPECTED = CORPUS / "expected.json"
+CORPUS_MEDIA = sorted(json.loads(_EXPECTED.read_text())) if _EXPECTED.is_file() else []
+
+
+def both_ways(path: Path, anchors: TrustAnchors | None = None) -> tuple[Verdict, Verdict]:
+    fast = Verifier(anchors, fast_path_min_bytes=0)
+    full = Verifier(anchors, fast_path_min_bytes=-1)
+    kind = media.detect(path)
+    fast_report, full_report = fast.read(path, kind), full.read(path, kind)
+    assert fast_report is not None and full_report is not None
+    assert fast_report.report == full_report.report
+    assert fast_report.state == full_report.state
+    assert fast_report.store == full_report.store
+    fast_verdict, full_verdict = fast.verify(path), full.verify(path)
+    assert fast_verdict.to_dict() == full_verdict.to_dict()
+    return fast_verdict, full_verdict
+
+
+def takes_fast_path(path: Path) -> bool:
+    """Whether fastverify itself answers for this file (rather than handing it to c2pa's Reader)."""
+    kind = media.detect(path)
+    with open(path, "rb") as f:
+        store = jumbf.manifest_store_bytes(f, os.fstat(f.fileno()).st_size, kind)
+        try:
+            fastverify.read(f.fileno(), kind.mime, store, lambda: None)
+        except fastverify.Unavailable:
+            return False
+    return True
+
+
+def test_self_check_passes_with_the_pinned_c2pa() -> None:
+    assert fastverify._self_check() is None
+
+
+@pytest.mark.parametrize("container", ["mp4", "mov", "m4v", "fmp4"])
+def test_same_report_as_c2pa_for_each_bmff_container(tmp_path: Path, pki: DevPki, container: str) -> None:
+    src = make_clip(tmp_path / f"clip.{container}", container)
+    out = tmp_path / f"signed.{container}"
+    sign_file(src, out, pki, generator="Sora")
+    assert takes_fast_path(out)
+    fast, _ = both_ways(out)
+    assert fast.verdict is Outcome.VALID and fast.failure_codes == ("signingCredential.untrusted",)
+    trusted, _ = both_ways(out, load_anchors(pki.root_ca))
+    assert trusted.verdict is Outcome.TRUSTED and trusted.failure_codes == ()
+
+
+def test_same_report_for_a_remix_with_its_parent(tmp_path: Path, pki: DevPki, signed_clip: Path,
+                                                 clip: Path) -> None:
+    out = tmp_path / "remix.mp4"
+    sign_file(clip, out, pki, generator="Sora", parent=signed_clip, edit_source="trained")
+    assert takes_fast_path(out)
+    fast, _ = both_ways(out, load_anchors(pki.root_ca))
+    assert fast.verdict is Outcome.TRUSTED
+    assert [i.verdict for i in fast.ingredients] == [Outcome.TRUSTED]
+
+
+def test_untrusted_signer_same_as_c2pa(signed_clip: Path, other_pki: DevPki) -> None:
+    fast, _ = both_ways(signed_clip, load_anchors(other_pki.root_ca))
+    assert fast.verdict is Outcome.VALID
+    assert "signingCredential.untrusted" in fast.failure_codes
+
+
+def test_tampered_media_is_left_to_c2pa(tmp_path: Path, signed_clip: Path, pki: DevPki) -> None:
+    data = signed_clip.read_bytes()
+    offset, size = top_level_boxes(data)[b"mdat"]
+    target = tmp_path / "tampered.mp4"
+    target.write_bytes(flipped(data, offset + size // 2))
+    assert not takes_fast_path(target)
+    fast, _ = both_ways(target, load_anchors(pki.root_ca))
+    assert fast.verdict is Outcome.INVALID
+    assert "assertion.bmffHash.mismatch" in fast.failure_codes
+
+
+def test_tampered_metadata_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) -> None:
+    data = signed_clip.read_bytes()
+    offset, size = top_level_boxes(data)[b"moov"]
+    target = tmp_path / "tampered.mp4"
+    target.write_bytes(flipped(data, offset + size - 3))
+    assert not takes_fast_path(target)
+    fast, _ = both_ways(target)
+    assert fast.verdict is Outcome.INVALID
+
+
+def test_second_manifest_box_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) -> None:
+    data = signed_clip.read_bytes()
+    offset, size = top_level_boxes(data)[b"uuid"]
+    target = tmp_path / "two-manifests.mp4"
+    target.write_bytes(data + data[offset : offset + size])
+    assert not takes_fast_path(target)
+    fast = Verifier(fast_path_min_bytes=0).verify(target)
+    assert fast.verdict is Outcome.ERROR and "more than one manifest store" in (fast.error or "")
+    assert fast.to_dict() == Verifier(fast_path_min_bytes=-1).verify(target).to_dict()
+
+
+def test_truncated_file_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) -> None:
+    data = signed_clip.read_bytes()
+    target = tmp_path / "truncated.mp4"
+    target.write_bytes(data[: len(data) - 100])
+    assert not takes_fast_path(target)
+    fast = Verifier(fast_path_min_bytes=0).verify(target)
+    assert fast.verdict in (Outcome.INVALID, Outcome.ERROR)
+    assert fast.to_dict() == Verifier(fast_path_min_bytes=-1).verify(target).to_dict()
+
+
+def test_threshold_keeps_small_files_on_c2pa(signed_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVENANCE_FAST_VERIFY_MIN_BYTES", str(signed_clip.stat().st_size + 1))
+    assert Verifier().fast_path_min_bytes == signed_clip.stat().st_size + 1
+    monkeypatch.delenv("PROVENANCE_FAST_VERIFY_MIN_BYTES")
+    assert Verifier().fast_path_min_bytes == fastverify.DEFAULT_MIN_BYTES
+
+
+@pytest.mark.parametrize("with_anchors", [False, True], ids=["no-anchors", "test-anchors"])
+@pytest.mark.parametrize("name", CORPUS_MEDIA or ["(corpus absent)"])
+def test_corpus_same_verdict_both_ways(corpus: Path, name: str, with_anchors: bool) -> None:
+    anchors = load_anchors(corpus / "certs/test_cert_root_bundle.pem") if with_anchors else None
+    path = corpus / name
+    fast = Verifier(anchors, fast_path_min_bytes=0).verify(path)
+    assert fast.to_dict() == Verifier(anchors, fast_path_min_bytes=-1).verify(path).to_dict()
