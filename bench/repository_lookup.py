@@ -225,9 +225,9 @@ def main() -> int:
     parser.add_argument("--checked", type=int, default=20, help="queries of each kind checked by a full scan")
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL server")
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (with --postgres)")
-    parser.add_argument("--shared-buffers", default="1GB",
-                        help="the PostgreSQL server's shared_buffers: the band index of 100 000 manifests takes "
-                             "about 0.7 GB, more than the server default of 128MB")
+    parser.add_argument("--shared-buffers", default="128MB",
+                        help="the PostgreSQL server's shared_buffers (default: PostgreSQL's own default, smaller "
+                             "than the band index of 100 000 manifests)")
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args()
     rng = random.Random(args.seed)

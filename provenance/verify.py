@@ -90,8 +90,6 @@ class Verifier:
             raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
         if not kind.embeddable:
             return None
-        import c2pa  # here: a large file's fast path loads it while hashing
-
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             if 0 <= self.fast_path_min_bytes <= size:
@@ -101,6 +99,8 @@ class Verifier:
                     return ManifestReport(fast.report, fast.state, store, "embedded")
                 except fastverify.Unavailable as e:
                     log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
+            import c2pa  # only here: the fast path loads it while hashing
+
             stream.seek(0)
             reader = c2pa.Reader.try_create(kind.mime, stream, context=self._c2pa_context())
             if reader is None:

@@ -317,3 +317,54 @@ def test_a_first_release_repository_is_upgraded(kind: str, tmp_path: Path, reque
             tables = ("SELECT name FROM sqlite_master WHERE name = ?" if kind == "sqlite"
                       else "SELECT tablename FROM pg_tables WHERE tablename = %s")
             assert repo._query(tables, (old_table,)) == []  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+# The second release's PostgreSQL schema: band keys without sketches, in provenance_code_keys.
+_V2_POSTGRES = _V1_POSTGRES.replace("CREATE TABLE provenance_code_bands", "CREATE TABLE unused_bands") + """
+CREATE TABLE provenance_codes (id BIGSERIAL PRIMARY KEY, entry BIGINT NOT NULL REFERENCES provenance_manifests (id)
+    ON DELETE CASCADE, start_ms BIGINT, end_ms BIGINT, code BYTEA NOT NULL);
+CREATE TABLE provenance_code_keys (band_key INTEGER NOT NULL, code BIGINT NOT NULL REFERENCES provenance_codes (id)
+    ON DELETE CASCADE, PRIMARY KEY (band_key, code));
+DROP TABLE unused_bands;
+"""
+
+
+def test_a_second_release_postgres_repository_is_upgraded(request: pytest.FixtureRequest) -> None:
+    import psycopg
+
+    from provenance.repository.base import band_keys
+
+    url = request.getfixturevalue("postgres_server")
+    database = f"v2_{uuid.uuid4().hex}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    location = url.rsplit("/", 1)[0] + "/" + database
+    rng = random.Random(11)
+    rows = [(f"old{i}", rng.randbytes(32), rng.randbytes(32)) for i in range(30)]
+    with psycopg.connect(location, autocommit=True) as db:
+        db.execute(_V2_POSTGRES)
+        for name, whole, segment in rows:
+            row = db.execute("INSERT INTO provenance_manifests (manifest_id, alg, value, video_code, cert_sha256)"
+                             " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                             (f"urn:c2pa:{name}", ALG, query(video=whole), whole, "ab" * 32)).fetchone()
+            assert row is not None
+            db.execute("INSERT INTO provenance_manifest_stores VALUES (%s, %s)", (row[0], name.encode()))
+            for code, start in ((whole, None), (segment, 0)):
+                code_row = db.execute("INSERT INTO provenance_codes (entry, start_ms, end_ms, code)"
+                                      " VALUES (%s, %s, %s, %s) RETURNING id",
+                                      (row[0], start, None if start is None else 2000, code)).fetchone()
+                assert code_row is not None
+                for key in band_keys(code):
+                    db.execute("INSERT INTO provenance_code_keys VALUES (%s, %s)", (key, code_row[0]))
+    name, whole, segment = rows[12]
+    for _ in range(2):  # opening again changes nothing
+        repo = open_repository(location, create=False)
+        assert repo is not None
+        with repo:
+            assert repo.count() == len(rows)
+            found = {m.manifest_id: m.distance for m in repo.match(ALG, query(video=flip(whole, 20, rng)))}
+            assert found == {f"urn:c2pa:{name}": 20}
+            by_segment = repo.match(ALG, query(video=rng.randbytes(32), windows=(flip(segment, 5, rng),)))
+            assert [(m.manifest_id, m.distance) for m in by_segment] == [(f"urn:c2pa:{name}", 5)]
+            assert repo._query("SELECT tablename FROM pg_tables WHERE tablename = %s",  # type: ignore[attr-defined]  # noqa: SLF001
+                               ("provenance_code_keys",)) == []

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -45,6 +45,8 @@ _PROBE_MASKS = tuple(
     for radius in range(PROBE_RADIUS + 1)
     for bits in itertools.combinations(range(BAND_BITS), radius)
 )
+SKETCH_BITS = 128
+SketchFilter = Callable[[int, int], bool]  # (band key, stored code's sketch) → may it be near the query?
 MAX_RESULTS = 100
 MAX_QUERY_CODES = 64  # Video-Codes one query may hold (a copy's lookup sends at most 51)
 assert MATCH_THRESHOLD <= INDEX_REACH, "the default threshold must be within the index's exact reach"
@@ -89,6 +91,12 @@ class Match:
     manifest_id: str
     distance: int  # bits between the closest Video-Codes; 0 for an exact value or Instance-Code match
     endpoint: str | None = None  # another resolver that holds the manifest (API `endpoint`)
+
+
+def sketch(code: bytes) -> int:
+    """The code's first SKETCH_BITS bits: the distance between two sketches is a lower bound of the
+    distance between their codes, so a backend can drop most chance candidates before reading codes."""
+    return int.from_bytes(code[: SKETCH_BITS // 8], "big")
 
 
 def band_keys(code: bytes) -> list[int]:
@@ -154,8 +162,11 @@ class Repository(ABC):
     def _by_instance(self, code: bytes) -> list[str]: ...
 
     @abstractmethod
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[int, int, bytes]]:
-        """(band key, entry row, Video-Code) for each of the keys each stored code has."""
+    def _candidates(self, keys: Sequence[int], may_be_near: SketchFilter) -> list[tuple[int, int, bytes]]:
+        """(band key, entry row, Video-Code) for each of the keys each stored code has.
+
+        A backend that stores each key with its code's sketch may leave out the codes for which
+        `may_be_near(key, sketch)` is False: they are too far from the query to match."""
 
     @abstractmethod
     def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
@@ -181,8 +192,14 @@ class Repository(ABC):
             return []
         plan = probe_plan(codes)
         query = [int.from_bytes(code, "big") for code in codes]
+        query_sketches = [value >> (UNIT_BITS - SKETCH_BITS) for value in query]
+
+        def may_be_near(key: int, stored_sketch: int) -> bool:
+            # The sketch's distance never exceeds the code's, so a far sketch means a far code.
+            return min((stored_sketch ^ query_sketches[i]).bit_count() for i in plan[key]) <= max_distance
+
         with self._lock:
-            candidates = self._candidates(sorted(plan))
+            candidates = self._candidates(sorted(plan), may_be_near)
         best: dict[int, int] = {}
         for key, entry, stored in candidates:
             value = int.from_bytes(stored, "big")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import RepositoryError
-from .base import Entry, Repository, band_keys
+from .base import Entry, Repository, SketchFilter, band_keys, sketch
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS provenance_manifests (
@@ -36,14 +36,23 @@ CREATE TABLE IF NOT EXISTS provenance_codes (
 CREATE INDEX IF NOT EXISTS provenance_codes_by_entry ON provenance_codes (entry);
 -- Lookups read (entry, code) of thousands of candidate ids: from this index alone, no table visit.
 CREATE INDEX IF NOT EXISTS provenance_codes_found_by_id ON provenance_codes (id) INCLUDE (entry, code);
-CREATE TABLE IF NOT EXISTS provenance_code_keys (
+-- Each code's band keys, with its sketch (the first 128 bits, as two signed 64-bit halves) in the
+-- index: most codes sharing a band with the query by chance are dropped on their sketch, before
+-- their full code is read.
+CREATE TABLE IF NOT EXISTS provenance_band_keys (
     band_key INTEGER NOT NULL,
     code BIGINT NOT NULL REFERENCES provenance_codes (id) ON DELETE CASCADE,
-    PRIMARY KEY (band_key, code)
+    sketch_high BIGINT NOT NULL,
+    sketch_low BIGINT NOT NULL,
+    PRIMARY KEY (band_key, code) INCLUDE (sketch_high, sketch_low)
 );
 """
-# Written by the first release: one band index over whole-clip codes, replaced by provenance_code_keys.
+# Written by the first release: one band index over whole-clip codes.
 _OLD_BANDS = "provenance_code_bands"
+# Written by the second: band keys without sketches.
+_OLD_KEYS = "provenance_code_keys"
+_UPGRADE_BATCH = 10_000
+_U64 = (1 << 64) - 1
 # After adding this many rows at once, refresh the planner's statistics and the visibility map, so the
 # band index stays in use and lookups stay index-only.
 _BULK = 1000
@@ -78,11 +87,29 @@ class PostgresRepository(Repository):
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 self._db.execute(_SCHEMA)
-                old = self._db.execute("SELECT to_regclass(%s) IS NOT NULL", (_OLD_BANDS,)).fetchone()
-                if old is not None and old[0]:
+                if self._exists(_OLD_KEYS):
+                    self._upgrade_keys()
+                if self._exists(_OLD_BANDS):
                     self._upgrade()
         except psycopg.Error as e:
             raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+
+    def _exists(self, table: str) -> bool:
+        row = self._db.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(row and row[0])
+
+    def _upgrade_keys(self) -> None:
+        """Give every stored code sketched band keys, then drop the second release's index."""
+        with self._db.cursor() as cur:
+            last = 0
+            while True:
+                rows = cur.execute("SELECT id, code FROM provenance_codes WHERE id > %s ORDER BY id LIMIT %s",
+                                   (last, _UPGRADE_BATCH)).fetchall()
+                if not rows:
+                    break
+                self._add_keys(cur, [(int(row_id), bytes(code)) for row_id, code in rows])
+                last = int(rows[-1][0])
+            cur.execute(f"DROP TABLE {_OLD_KEYS}")
 
     def _upgrade(self) -> None:
         """Index the whole-clip codes of entries written by the first release, then drop its index."""
@@ -101,11 +128,21 @@ class PostgresRepository(Repository):
         cur.execute("INSERT INTO provenance_codes (entry, start_ms, end_ms, code)"
                     " SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) RETURNING id, code",
                     (entry, [start for _, start, _ in codes], [end for _, _, end in codes], bodies))
-        ids = {bytes(code): row_id for row_id, code in cur.fetchall()}
-        keys = [(key, ids[body]) for body in bodies for key in band_keys(body)]
-        cur.execute("INSERT INTO provenance_code_keys (band_key, code)"
-                    " SELECT * FROM unnest(%s::integer[], %s::bigint[]) ON CONFLICT DO NOTHING",
-                    ([k for k, _ in keys], [c for _, c in keys]))
+        PostgresRepository._add_keys(cur, [(int(row_id), bytes(code)) for row_id, code in cur.fetchall()])
+
+    @staticmethod
+    def _add_keys(cur: Any, codes: list[tuple[int, bytes]]) -> None:
+        """Index (code row, Video-Code body) pairs by their band keys, with their sketches."""
+        columns: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+        for row_id, body in codes:
+            value = sketch(body)
+            high, low = _signed64(value >> 64), _signed64(value & _U64)
+            for key in band_keys(body):
+                for column, item in zip(columns, (key, row_id, high, low), strict=True):
+                    column.append(item)
+        cur.execute("INSERT INTO provenance_band_keys (band_key, code, sketch_high, sketch_low)"
+                    " SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bigint[], %s::bigint[])"
+                    " ON CONFLICT DO NOTHING", columns)
 
     def add_many(self, entries: Iterable[Entry]) -> int:
         added = 0
@@ -129,7 +166,7 @@ class PostgresRepository(Repository):
                         self._add_codes(cur, row[0], entry.codes())
                         added += 1
                 if added >= _BULK:
-                    self._db.execute("VACUUM (ANALYZE) provenance_manifests, provenance_codes, provenance_code_keys")
+                    self._db.execute("VACUUM (ANALYZE) provenance_manifests, provenance_codes, provenance_band_keys")
             except self._error as e:
                 raise RepositoryError(f"cannot write to {self.location}: {_reason(e)}") from e
         return added
@@ -161,13 +198,20 @@ class PostgresRepository(Repository):
         rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE instance_code = %s", (code,))
         return [str(r[0]) for r in rows]
 
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[int, int, bytes]]:
-        # One index probe per key, then one per candidate (a bitmap scan over ~1 000 keys is slower).
-        rows = self._query(
-            "SELECT k.band_key, c.entry, c.code FROM unnest(%s::integer[]) AS probe (band_key)"
-            " JOIN provenance_code_keys k ON k.band_key = probe.band_key JOIN provenance_codes c ON c.id = k.code",
-            (list(keys),))
-        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+    def _candidates(self, keys: Sequence[int], may_be_near: SketchFilter) -> list[tuple[int, int, bytes]]:
+        # One index probe per key (a bitmap scan over ~1 000 keys is slower), reading the sketches from
+        # the index alone; then the codes of the few whose sketch is near.
+        found = self._query(
+            "SELECT k.band_key, k.code, k.sketch_high, k.sketch_low FROM unnest(%s::integer[]) AS probe (band_key)"
+            " JOIN provenance_band_keys k ON k.band_key = probe.band_key", (list(keys),))
+        near = [(int(key), int(code)) for key, code, high, low in found
+                if may_be_near(int(key), ((high & _U64) << 64) | (low & _U64))]
+        if not near:
+            return []
+        rows = self._query("SELECT id, entry, code FROM provenance_codes WHERE id = ANY(%s)",
+                           (sorted({code for _, code in near}),))
+        codes = {int(r[0]): (int(r[1]), bytes(r[2])) for r in rows}
+        return [(key, *codes[code]) for key, code in near if code in codes]
 
     def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
         rows = self._query("SELECT id, manifest_id FROM provenance_manifests WHERE id = ANY(%s)", (list(entries),))
@@ -176,6 +220,11 @@ class PostgresRepository(Repository):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit value as the signed BIGINT with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _reason(error: Exception) -> str:
