@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from .fastpath import BackgroundAssertions, LateAssertions, builder_with, sign_e
 from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient
 from .signers import SigningCredentials
 from .softbinding import SoftBinding
+
+# The name under which a parent's detached manifest store is handed to c2pa.
+_PARENT_STORE = "parent-manifest-store.c2pa"
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,14 @@ def _add_parent(builder: Any, parent: Path) -> None:
     side = media_mod.sidecar_path(parent)
     with open(parent, "rb") as stream:
         if side.exists():
-            # A parent with a detached manifest: hand c2pa the manifest store as the ingredient.
-            with open(side, "rb") as store:
-                ingredient["format"] = "application/c2pa"
-                builder.add_ingredient(json.dumps(ingredient), "application/c2pa", store)
-                return
+            # A parent with a detached manifest: c2pa takes its store as a resource named in `manifest_data`,
+            # with the parent's validation results as c2pa reports them (an ingredient v3 must carry them).
+            import c2pa
+
+            detached = side.read_bytes()
+            with c2pa.Reader(parent_kind.mime, stream, detached) as reader:
+                ingredient["validation_results"] = json.loads(reader.json()).get("validation_results")
+            stream.seek(0)
+            ingredient["manifest_data"] = {"format": media_mod.MANIFEST_STORE.mime, "identifier": _PARENT_STORE}
+            builder.add_resource(_PARENT_STORE, io.BytesIO(detached))
         builder.add_ingredient(json.dumps(ingredient), parent_kind.mime, stream)

@@ -123,6 +123,46 @@ def test_remix_records_parent_and_composite_disclosure(tmp_path: Path, signed_cl
                                                                                Outcome.TRUSTED)
 
 
+@pytest.fixture(scope="module")
+def sidecar_parent(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> Path:
+    """A WebM signed with a detached manifest (parent.webm + parent.webm.c2pa)."""
+    folder = tmp_path_factory.mktemp("sidecar-parent")
+    parent = folder / "parent.webm"
+    sign_file(make_clip(folder / "src.webm", "webm"), parent, pki, generator="Sora")
+    assert (folder / "parent.webm.c2pa").is_file()
+    return parent
+
+
+@pytest.mark.parametrize("container", ["mp4", "webm"])
+def test_remix_of_a_parent_with_a_detached_manifest(tmp_path: Path, sidecar_parent: Path, pki: DevPki,
+                                                    container: str) -> None:
+    child = tmp_path / f"remix.{container}"
+    sign_file(make_clip(tmp_path / f"src.{container}", container), child, pki, generator="Sora",
+              parent=sidecar_parent, edit_source="trained")
+    v = Verifier(load_anchors(pki.root_ca)).verify(child)
+    assert v.verdict is Outcome.TRUSTED, v.failure_codes
+    (ingredient,) = v.ingredients
+    assert (ingredient.title, ingredient.relationship, ingredient.verdict) == ("parent.webm", "parentOf",
+                                                                               Outcome.TRUSTED)
+    assert ingredient.manifest_label is not None
+
+
+def test_remix_of_an_altered_parent_with_a_detached_manifest_is_invalid(tmp_path: Path, sidecar_parent: Path,
+                                                                        clip: Path, pki: DevPki) -> None:
+    parent = tmp_path / "parent.webm"
+    data = bytearray(sidecar_parent.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    parent.write_bytes(bytes(data))
+    (tmp_path / "parent.webm.c2pa").write_bytes(sidecar_parent.with_name("parent.webm.c2pa").read_bytes())
+    child = tmp_path / "remix.mp4"
+    sign_file(clip, child, pki, generator="Sora", parent=parent)
+    v = Verifier(load_anchors(pki.root_ca)).verify(child)
+    assert v.verdict is Outcome.INVALID
+    (ingredient,) = v.ingredients
+    assert ingredient.verdict is Outcome.INVALID
+    assert any("mismatch" in code for code in ingredient.failure_codes), ingredient.failure_codes
+
+
 def test_error_verdicts_never_raise(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello")
