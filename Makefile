@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck bench clean
+.PHONY: demo test test-deps lint typecheck bench bench-lookup bench-durability bench-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,21 @@ test-deps:
 		echo "test-deps:$$missing missing (installing needs root and apt-get); the tests that need them will be skipped"; \
 	fi
 
+# Sign/verify speed against the hash-and-copy limit (issue 7's targets).
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py
+
+# Nearest-fingerprint lookup among 100 000 manifests, SQLite and a throwaway PostgreSQL (needs test-deps).
+bench-lookup: $(STAMP) test-deps
+	$(BIN)/python bench/repository_lookup.py --postgres
+
+# Recovery rate of stripped, re-encoded, scaled, cropped, trimmed and re-timed copies (about 6 minutes).
+bench-durability: $(STAMP)
+	$(BIN)/python bench/durability.py
+
+# `provenance check` over many clips with 1 and 2 workers.
+bench-check: $(STAMP)
+	$(BIN)/python bench/check_scaling.py
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info

@@ -589,7 +589,8 @@ class SelfCheck:
     passed: bool
     reason: str = ""
     seconds: float = 0.0
-    sample: bytes = b""  # the tiny MP4 it signed, for the verification fast path's own check
+    sample: bytes = b""  # the tiny MP4 it signed, for the verification fast path's own check ...
+    sample_report: tuple[dict[str, Any], str | None] = ({}, None)  # ... and c2pa Reader's report and state on it
 
 
 _self_check: SelfCheck | None = None
@@ -608,8 +609,8 @@ def self_check() -> SelfCheck:
             return _self_check
     started = time.perf_counter()
     try:
-        sample = _run_self_check()
-        result = SelfCheck(True, seconds=time.perf_counter() - started, sample=sample)
+        sample, report = _run_self_check()
+        result = SelfCheck(True, seconds=time.perf_counter() - started, sample=sample, sample_report=report)
     except Exception as e:  # any failure at all means "don't trust the fast path here"
         result = SelfCheck(False, f"{type(e).__name__}: {e}", time.perf_counter() - started)
     _log_self_check(result)
@@ -663,7 +664,7 @@ def sample_media_offset(data: bytes) -> int:
     return int(offset)
 
 
-def _run_self_check() -> bytes:
+def _run_self_check() -> tuple[bytes, tuple[dict[str, Any], str | None]]:
     import tempfile
 
     from .verdict import TRAINED_ALGORITHMIC_MEDIA
@@ -700,7 +701,7 @@ def _run_self_check() -> bytes:
     _, tampered_state = _read(bytes(tampered))
     if tampered_state != "Invalid":
         raise AssertionError(f"a flipped media byte was not detected ({tampered_state})")
-    return signed
+    return signed, (report, state)
 
 
 def _read(data: bytes) -> tuple[dict[str, Any], str | None]:
