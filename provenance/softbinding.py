@@ -26,6 +26,7 @@ samples the frames of a signed segment to within 20 ms.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import subprocess
 import tempfile
@@ -82,6 +83,7 @@ def _video_body(unit: str) -> bytes | None:
     return _body(unit, _MAINTYPE_CONTENT, _SUBTYPE_VIDEO)
 
 
+@functools.lru_cache(maxsize=4096)  # a lookup asks for the same units' bodies several times
 def _body(unit: str, maintype: int, subtype: int | None) -> bytes | None:
     import iscc_core as ic
 

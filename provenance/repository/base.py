@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -46,7 +46,6 @@ _PROBE_MASKS = tuple(
     for bits in itertools.combinations(range(BAND_BITS), radius)
 )
 SKETCH_BITS = 128
-SketchFilter = Callable[[int, int], bool]  # (band key, stored code's sketch) → may it be near the query?
 MAX_RESULTS = 100
 MAX_QUERY_CODES = 64  # Video-Codes one query may hold (a copy's lookup sends at most 51)
 assert MATCH_THRESHOLD <= INDEX_REACH, "the default threshold must be within the index's exact reach"
@@ -91,6 +90,24 @@ class Match:
     manifest_id: str
     distance: int  # bits between the closest Video-Codes; 0 for an exact value or Instance-Code match
     endpoint: str | None = None  # another resolver that holds the manifest (API `endpoint`)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """A lookup's index probes: each key with the positions of the query codes probing it (probe_plan),
+    the query codes' sketches, and the farthest distance that still matches."""
+
+    plan: dict[int, tuple[int, ...]]
+    sketches: tuple[int, ...]
+    max_distance: int
+
+    @property
+    def keys(self) -> list[int]:
+        return sorted(self.plan)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(key, sketch of a query code probing it) for every probe."""
+        return [(key, self.sketches[i]) for key, positions in sorted(self.plan.items()) for i in positions]
 
 
 def sketch(code: bytes) -> int:
@@ -162,11 +179,12 @@ class Repository(ABC):
     def _by_instance(self, code: bytes) -> list[str]: ...
 
     @abstractmethod
-    def _candidates(self, keys: Sequence[int], may_be_near: SketchFilter) -> list[tuple[int, int, bytes]]:
-        """(band key, entry row, Video-Code) for each of the keys each stored code has.
+    def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:
+        """(band key, entry row, Video-Code) for each of the probed keys each stored code has.
 
-        A backend that stores each key with its code's sketch may leave out the codes for which
-        `may_be_near(key, sketch)` is False: they are too far from the query to match."""
+        A backend that stores each key with its code's sketch may leave out the codes whose sketch is
+        farther than `probes.max_distance` from those of the query codes probing that key: their
+        codes are farther still."""
 
     @abstractmethod
     def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
@@ -192,14 +210,8 @@ class Repository(ABC):
             return []
         plan = probe_plan(codes)
         query = [int.from_bytes(code, "big") for code in codes]
-        query_sketches = [value >> (UNIT_BITS - SKETCH_BITS) for value in query]
-
-        def may_be_near(key: int, stored_sketch: int) -> bool:
-            # The sketch's distance never exceeds the code's, so a far sketch means a far code.
-            return min((stored_sketch ^ query_sketches[i]).bit_count() for i in plan[key]) <= max_distance
-
         with self._lock:
-            candidates = self._candidates(sorted(plan), may_be_near)
+            candidates = self._candidates(Probes(plan, tuple(map(sketch, codes)), max_distance))
         best: dict[int, int] = {}
         for key, entry, stored in candidates:
             value = int.from_bytes(stored, "big")

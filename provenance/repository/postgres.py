@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import RepositoryError
-from .base import Entry, Repository, SketchFilter, band_keys, sketch
+from .base import SKETCH_BITS, Entry, Probes, Repository, band_keys, sketch
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS provenance_manifests (
@@ -52,6 +52,8 @@ _OLD_BANDS = "provenance_code_bands"
 # Written by the second: band keys without sketches.
 _OLD_KEYS = "provenance_code_keys"
 _UPGRADE_BATCH = 10_000
+_OLDEST_SERVER = 140000  # bit_count()
+assert SKETCH_BITS == 128, "stored as two BIGINT halves"
 _U64 = (1 << 64) - 1
 # After adding this many rows at once, refresh the planner's statistics and the visibility map, so the
 # band index stays in use and lookups stay index-only.
@@ -84,6 +86,11 @@ class PostgresRepository(Repository):
         self._error: type[Exception] = psycopg.Error
         try:
             self._db: Any = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            version = self._db.info.server_version
+            if version < _OLDEST_SERVER:
+                self._db.close()
+                raise RepositoryError(f"PostgreSQL {version // 10000} at {self.location} is too old",
+                                      remedy="Use PostgreSQL 14 or later (lookups use its bit_count).")
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 self._db.execute(_SCHEMA)
@@ -198,20 +205,27 @@ class PostgresRepository(Repository):
         rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE instance_code = %s", (code,))
         return [str(r[0]) for r in rows]
 
-    def _candidates(self, keys: Sequence[int], may_be_near: SketchFilter) -> list[tuple[int, int, bytes]]:
-        # One index probe per key (a bitmap scan over ~1 000 keys is slower), reading the sketches from
-        # the index alone; then the codes of the few whose sketch is near.
-        found = self._query(
-            "SELECT k.band_key, k.code, k.sketch_high, k.sketch_low FROM unnest(%s::integer[]) AS probe (band_key)"
-            " JOIN provenance_band_keys k ON k.band_key = probe.band_key", (list(keys),))
-        near = [(int(key), int(code)) for key, code, high, low in found
-                if may_be_near(int(key), ((high & _U64) << 64) | (low & _U64))]
+    def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:
+        # One index probe per key (a bitmap scan over ~1 000 keys is slower), the sketches compared in
+        # the index-only scan; then the full codes of the few that may be near.
+        keys, highs, lows = [], [], []
+        for key, value in probes.pairs():
+            keys.append(key)
+            highs.append(_signed64(value >> 64))
+            lows.append(_signed64(value & _U64))
+        near = self._query(
+            "SELECT DISTINCT k.band_key, k.code"
+            " FROM unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS probe (band_key, high, low)"
+            " JOIN provenance_band_keys k ON k.band_key = probe.band_key"
+            " WHERE bit_count((k.sketch_high # probe.high)::bit(64))"
+            " + bit_count((k.sketch_low # probe.low)::bit(64)) <= %s",
+            (keys, highs, lows, probes.max_distance))
         if not near:
             return []
         rows = self._query("SELECT id, entry, code FROM provenance_codes WHERE id = ANY(%s)",
-                           (sorted({code for _, code in near}),))
+                           (sorted({int(code) for _, code in near}),))
         codes = {int(r[0]): (int(r[1]), bytes(r[2])) for r in rows}
-        return [(key, *codes[code]) for key, code in near if code in codes]
+        return [(int(key), *codes[int(code)]) for key, code in near if int(code) in codes]
 
     def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
         rows = self._query("SELECT id, manifest_id FROM provenance_manifests WHERE id = ANY(%s)", (list(entries),))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RepositoryError
-from .base import Entry, Repository, SketchFilter, band_keys, chunks
+from .base import Entry, Probes, Repository, band_keys, chunks
 
 SCHEMA_VERSION = 2  # 2: every Video-Code of an entry (whole clip and segments) in `codes`
 _SCHEMA = """
@@ -165,8 +165,9 @@ class SqliteRepository(Repository):
         rows = self._query("SELECT manifest_id FROM manifests WHERE instance_code = ?", (code,))
         return [str(r[0]) for r in rows]
 
-    def _candidates(self, keys: Sequence[int], may_be_near: SketchFilter) -> list[tuple[int, int, bytes]]:
+    def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:
         # Reading codes from this file costs about what checking a sketch would: `nearest` filters them.
+        keys = probes.keys
         out: list[tuple[int, int, bytes]] = []
         for part in chunks(keys, _MAX_PARAMS):
             marks = ",".join("?" * len(part))
