@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS provenance_codes (
     code BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS provenance_codes_by_entry ON provenance_codes (entry);
--- Lookups read (entry, code) of thousands of candidate ids: from this index alone, no table visit.
-CREATE INDEX IF NOT EXISTS provenance_codes_found_by_id ON provenance_codes (id) INCLUDE (entry, code);
+-- The second release read thousands of candidates' codes through this index; sketches made it idle.
+DROP INDEX IF EXISTS provenance_codes_found_by_id;
 -- Each code's band keys, with its sketch (the first 128 bits, as two signed 64-bit halves) in the
 -- index: most codes sharing a band with the query by chance are dropped on their sketch, before
 -- their full code is read.
