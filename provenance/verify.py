@@ -77,7 +77,6 @@ class Verifier:
 
     def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
         """c2pa's report for a file (embedded or sidecar manifest), or None if it has none."""
-
         sidecar = media_mod.sidecar_path(path)
         if sidecar.is_file():
             import c2pa
@@ -92,8 +91,8 @@ class Verifier:
             return None
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
+            store = jumbf.manifest_store_bytes(stream, size, kind)
             if 0 <= self.fast_path_min_bytes <= size:
-                store = jumbf.manifest_store_bytes(stream, size, kind)
                 try:
                     fast = fastverify.read(stream.fileno(), kind.mime, store, self._c2pa_context)
                     return ManifestReport(fast.report, fast.state, store, "embedded")
@@ -105,7 +104,6 @@ class Verifier:
             reader = c2pa.Reader.try_create(kind.mime, stream, context=self._c2pa_context())
             if reader is None:
                 return None
-            store = jumbf.manifest_store_bytes(stream, size, kind)
             return self._report(reader, store, "embedded")
 
     @staticmethod
