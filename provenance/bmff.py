@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+BMFF_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
 # Boxes whose children are plain boxes (`meta` is handled apart: a FullBox in MP4, not in QuickTime).
 _CONTAINERS = frozenset(
     {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"udta", b"edts", b"moof", b"traf", b"mfra"}

@@ -11,14 +11,9 @@ embeddable workflow, which c2pa-python 0.38.1 exports but does not wrap:
    the media data is copied inside the kernel (`copy_file_range`), the absolute
    offsets in `moov`/`moof`/`mfra` move by the box size (`bmff.py`);
 3. at the same time the BMFF hash of the output is computed here with hashlib
-   from the source bytes, in small buffers (the algorithm below);
+   from the source bytes, in small buffers (`bmffhash.py`);
 4. `c2pa_builder_sign_embeddable` signs a manifest carrying that hash, and the
    signed box, no larger than the placeholder, is written over it.
-
-BMFF hash v3 as c2pa 0.91 computes it: SHA-256 (the assertion's `alg`) over each
-top-level box that no exclusion matches, in file order, each preceded by its
-offset as an 8-byte big-endian number. An exclusion names a top-level box type
-(`/uuid`) and optionally bytes it must contain (`data`: offset, value).
 
 This relies on the pinned c2pa-python (pyproject.toml). Before its first use in a
 process the path signs and verifies a tiny MP4 (cached per process); when that, or
@@ -30,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import hashlib
 import io
 import json
 import logging
@@ -44,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, Protocol
 
 from . import bmff
+from .bmff import BMFF_VIDEO_TYPES
+from .bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store, store_from_box
 from .errors import SigningError
 
 if TYPE_CHECKING:
@@ -53,12 +49,9 @@ log = logging.getLogger(__name__)
 
 # The c2pa-python release whose native library this module was written and tested against.
 TESTED_C2PA_PYTHON = "0.38.1"
-BMFF_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
-_HASH_BUFFER = 8 << 20
 _COPY_STEP = 256 << 20  # copied at a time, then handed to disk writeback
 _SYNC_FILE_RANGE_WRITE = 2
 _C2PA_HASH_BMFF = 1  # C2paHashType::BmffHash
-_EXCLUSION_KEYS = frozenset({"xpath", "data"})
 
 _Bytes = ctypes.POINTER(ctypes.c_ubyte)
 
@@ -201,78 +194,9 @@ def _api() -> _Native:
 # ---------------------------------------------------------------------------------------------- manifests
 
 
-@dataclass(frozen=True)
-class HashBinding:
-    """The BMFF hash assertion c2pa chose for this builder, with an empty hash."""
-
-    label: str
-    data: dict[str, Any]
-
-    @property
-    def alg(self) -> str:
-        return str(self.data.get("alg") or "sha256")
-
-    def exclusions(self) -> list[tuple[bytes, list[tuple[int, bytes]]]]:
-        """(box type, required bytes) per exclusion; anything richer is refused."""
-        out = []
-        for exclusion in self.data.get("exclusions") or []:
-            extra = {k for k, v in exclusion.items() if v is not None} - _EXCLUSION_KEYS
-            xpath = str(exclusion.get("xpath", ""))
-            if extra or len(xpath) != 5 or not xpath.startswith("/"):
-                raise FastPathUnavailable(f"BMFF hash exclusion {exclusion!r} is not handled")
-            data = [(int(d["offset"]), bytes(d["value"])) for d in exclusion.get("data") or []]
-            out.append((xpath[1:].encode("latin-1"), data))
-        return out
-
-    def with_hash(self, digest: bytes) -> dict[str, Any]:
-        """The assertion for a manifest definition (bytes as lists of ints, which c2pa reads as byte strings)."""
-        return {"label": self.label, "data": _json_ready({**self.data, "hash": digest})}
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return list(value)
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    return value
-
-
-def store_from_box(box: bytes) -> bytes:
-    """The JUMBF manifest store inside a C2PA uuid box, as Builder.sign returns it."""
-    # size, 'uuid', UUID (16), version/flags (4), "manifest\0", 8-byte offset, then the JUMBF superbox.
-    start = box.index(b"\x00", 28) + 1 + 8
-    (size,) = struct.unpack_from(">I", box, start)
-    return box[start : start + size]
-
-
 def hash_binding(placeholder: bytes) -> HashBinding:
     """The hash assertion inside a placeholder box."""
     return hash_binding_of_store(store_from_box(placeholder))
-
-
-def hash_binding_of_store(store: bytes) -> HashBinding:
-    """The active manifest's only hard binding, which must be a plain (non-Merkle) BMFF hash."""
-    import cbor2
-
-    from . import jumbf
-
-    try:
-        root = next(b for b in jumbf._parse_boxes(store) if b.label == "c2pa")
-        manifest = [c for c in root.children if c.type == b"jumb"][-1]
-        assertions = next(c for c in manifest.children if c.label == "c2pa.assertions")
-        bindings = [a for a in assertions.children if (a.label or "").startswith("c2pa.hash.")]
-        if len(bindings) != 1 or not (bindings[0].label or "").startswith("c2pa.hash.bmff"):
-            raise FastPathUnavailable(f"hard bindings {[b.label for b in bindings]} are not one BMFF hash")
-        box = bindings[0]
-        content = next(c for c in box.children if c.type == b"cbor")
-        data = cbor2.loads(content.payload)
-    except (StopIteration, IndexError, ValueError, cbor2.CBORDecodeError) as e:
-        raise FastPathUnavailable(f"no readable BMFF hash assertion: {e}") from e
-    if not isinstance(data, dict) or data.get("merkle") or not isinstance(data.get("hash"), bytes):
-        raise FastPathUnavailable("the BMFF hash is not a plain (non-Merkle) hash")
-    return HashBinding(str(box.label), data)
 
 
 @dataclass
@@ -362,7 +286,7 @@ def _copy_range(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, leng
             # Not supported between these files (other filesystem, old kernel): fall through.
             if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
                 raise
-    buffer = memoryview(bytearray(_HASH_BUFFER))
+    buffer = memoryview(bytearray(HASH_BUFFER))
     while done < length:
         n = os.preadv(src_fd, [buffer[: min(len(buffer), length - done)]], src_offset + done)
         if n == 0:
@@ -421,42 +345,6 @@ def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan) -> None:
             out += step
     if out != plan.output_size:
         raise OSError(f"wrote {out} bytes, expected {plan.output_size}")
-
-
-def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding,
-              stop: threading.Event | None = None) -> bytes:
-    """The BMFF hash of a file made of `boxes`, read from the source (see the module docstring).
-
-    Setting `stop` abandons the work (OSError)."""
-    exclusions = binding.exclusions()
-    hasher = hashlib.new(binding.alg)
-    buffer = memoryview(bytearray(_HASH_BUFFER))
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-
-    def content(box: bmff.OutputBox, offset: int, length: int) -> bytes:
-        if box.data is not None:
-            return box.data[offset : offset + length]
-        return os.pread(src_fd, length, box.source_offset + offset)
-
-    for box in boxes:
-        if any(box.type == kind and all(content(box, at, len(value)) == value for at, value in required)
-               for kind, required in exclusions):
-            continue
-        hasher.update(box.offset.to_bytes(8, "big"))
-        if box.data is not None:
-            hasher.update(box.data)
-            continue
-        done = 0
-        while done < box.size:
-            n = os.preadv(src_fd, [buffer[: min(len(buffer), box.size - done)]], box.source_offset + done)
-            if n == 0:
-                raise OSError(f"source ended inside the {box.type!r} box")
-            hasher.update(buffer[:n])
-            done += n
-            if stop is not None and stop.is_set():
-                raise OSError(errno.ECANCELED, "hashing abandoned")
-    return hasher.digest()
 
 
 # ---------------------------------------------------------------------------------------------- signing
@@ -554,7 +442,7 @@ def sign_embedded(builder: Any, definition: dict[str, Any], credentials: Signing
             store = _sign_file(builders, mime, src.fileno(), dst.fileno(), late, timings)
         finally:
             builders.close()
-    except (FastPathUnavailable, bmff.UnsupportedLayout) as e:
+    except (FastPathUnavailable, bmff.UnsupportedLayout, UnsupportedBinding) as e:
         log.info("fast signing path not used (%s); signing with c2pa's Builder.sign", e)
         _reset(dst)
         return None
@@ -589,8 +477,6 @@ class SelfCheck:
     passed: bool
     reason: str = ""
     seconds: float = 0.0
-    sample: bytes = b""  # the tiny MP4 it signed, for the verification fast path's own check ...
-    sample_report: tuple[dict[str, Any], str | None] = ({}, None)  # ... and c2pa Reader's report and state on it
 
 
 _self_check: SelfCheck | None = None
@@ -609,8 +495,8 @@ def self_check() -> SelfCheck:
             return _self_check
     started = time.perf_counter()
     try:
-        sample, report = _run_self_check()
-        result = SelfCheck(True, seconds=time.perf_counter() - started, sample=sample, sample_report=report)
+        _run_self_check()
+        result = SelfCheck(True, seconds=time.perf_counter() - started)
     except Exception as e:  # any failure at all means "don't trust the fast path here"
         result = SelfCheck(False, f"{type(e).__name__}: {e}", time.perf_counter() - started)
     _log_self_check(result)
@@ -664,31 +550,8 @@ def sample_media_offset(data: bytes) -> int:
     return int(offset)
 
 
-def _run_self_check() -> tuple[bytes, tuple[dict[str, Any], str | None]]:
-    import tempfile
-
-    from .verdict import TRAINED_ALGORITHMIC_MEDIA
-
-    _api()
-    definition = {
-        "claim_generator_info": [{"name": "provenance-self-check"}],
-        "title": "self-check",
-        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}}],
-    }
-    builders = _Builders(definition, _throwaway_credentials(), [])
-    with tempfile.TemporaryDirectory(prefix="provenance-selfcheck-") as folder:
-        source_path = os.path.join(folder, "in.mp4")
-        output_path = os.path.join(folder, "out.mp4")
-        with open(source_path, "wb") as f:
-            f.write(tiny_mp4())
-        try:
-            with open(source_path, "rb") as src, open(output_path, "w+b") as dst:
-                _sign_file(builders, "video/mp4", src.fileno(), dst.fileno(), None, Timings())
-        finally:
-            builders.close()
-        with open(output_path, "rb") as f:
-            signed = f.read()
+def _run_self_check() -> None:
+    signed = sign_tiny_mp4()
     at = sample_media_offset(signed)
     if signed[at : at + len(_MEDIA_PAYLOAD)] != _MEDIA_PAYLOAD:
         raise AssertionError("chunk offset does not point at the media after signing")
@@ -701,7 +564,34 @@ def _run_self_check() -> tuple[bytes, tuple[dict[str, Any], str | None]]:
     _, tampered_state = _read(bytes(tampered))
     if tampered_state != "Invalid":
         raise AssertionError(f"a flipped media byte was not detected ({tampered_state})")
-    return signed, (report, state)
+
+
+def sign_tiny_mp4(days: int = 1) -> bytes:
+    """tiny_mp4() signed through the fast path by a throwaway certificate valid for `days`."""
+    import tempfile
+
+    from .verdict import TRAINED_ALGORITHMIC_MEDIA
+
+    _api()
+    definition = {
+        "claim_generator_info": [{"name": "provenance-self-check"}],
+        "title": "self-check",
+        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}}],
+    }
+    builders = _Builders(definition, _throwaway_credentials(days), [])
+    with tempfile.TemporaryDirectory(prefix="provenance-selfcheck-") as folder:
+        source_path = os.path.join(folder, "in.mp4")
+        output_path = os.path.join(folder, "out.mp4")
+        with open(source_path, "wb") as f:
+            f.write(tiny_mp4())
+        try:
+            with open(source_path, "rb") as src, open(output_path, "w+b") as dst:
+                _sign_file(builders, "video/mp4", src.fileno(), dst.fileno(), None, Timings())
+        finally:
+            builders.close()
+        with open(output_path, "rb") as f:
+            return f.read()
 
 
 def _read(data: bytes) -> tuple[dict[str, Any], str | None]:
@@ -711,7 +601,7 @@ def _read(data: bytes) -> tuple[dict[str, Any], str | None]:
         return json.loads(reader.json()), reader.get_validation_state()
 
 
-def _throwaway_credentials() -> SigningCredentials:
+def _throwaway_credentials(days: int = 1) -> SigningCredentials:
     """An in-memory CA and signer, so the self-check never touches the user's key or timestamp server."""
     import datetime as dt
 
@@ -732,7 +622,7 @@ def _throwaway_credentials() -> SigningCredentials:
     ca = (
         x509.CertificateBuilder().subject_name(name("CA")).issuer_name(name("CA"))
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
@@ -741,7 +631,7 @@ def _throwaway_credentials() -> SigningCredentials:
     leaf = (
         x509.CertificateBuilder().subject_name(name("signer")).issuer_name(name("CA"))
         .public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),

@@ -6,13 +6,14 @@ through c2pa's Reader alone (-1), and compares c2pa's report, the state and the 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from provenance import fastverify, jumbf, media
+from provenance import bmffhash, fastpath, fastverify, jumbf, media
 from provenance.pki import DevPki
 from provenance.trust import TrustAnchors, load_anchors
 from provenance.verdict import Outcome, Verdict
@@ -57,6 +58,25 @@ def takes_fast_path(path: Path) -> bool:
 
 def test_self_check_passes_with_the_pinned_c2pa() -> None:
     assert fastverify._self_check() is None
+
+
+def test_shipped_sample_stays_valid_for_decades() -> None:
+    from provenance.selfcheck_sample import SIGNED_MP4_BASE64
+    from provenance.verify import signer_from_store
+
+    sample = base64.b64decode(SIGNED_MP4_BASE64)
+    signer = signer_from_store(bmffhash.store_from_box(fastverify._manifest_box(sample)), None, {})
+    assert signer is not None and signer.not_after >= "2120"
+    assert fastverify.check_sample(sample) is None
+
+
+def test_a_freshly_signed_sample_passes_and_a_broken_one_does_not() -> None:
+    fresh = fastpath.sign_tiny_mp4()
+    assert fastverify.check_sample(fresh) is None
+    broken = bytearray(fresh)
+    at = fresh.index(b"c2pa.signature")
+    broken[at + 200] ^= 0xFF  # inside the COSE signature: c2pa reports the claim signature failing
+    assert fastverify.check_sample(bytes(broken)) is not None
 
 
 @pytest.mark.parametrize("container", ["mp4", "mov", "m4v", "fmp4"])
