@@ -230,7 +230,7 @@ def shifted_box(data: bytes, header: int, delta: int) -> bytes:
     return bytes(buf)
 
 
-def _is_c2pa_box(fd: int, box: Box) -> bool:
+def is_c2pa_box(fd: int, box: Box) -> bool:
     return box.type == b"uuid" and os.pread(fd, 16, box.offset + box.header) == C2PA_UUID
 
 
@@ -243,7 +243,7 @@ def plan_insert_after_ftyp(fd: int, size: int, new_box: bytes) -> InsertionPlan:
         raise UnsupportedLayout("stray bytes after the last box")
     if not any(b.type == b"moov" for b in boxes):
         raise UnsupportedLayout("no moov box")
-    if any(_is_c2pa_box(fd, b) for b in boxes):
+    if any(is_c2pa_box(fd, b) for b in boxes):
         raise UnsupportedLayout("the file already carries a C2PA manifest")
     if any(b.type == b"meta" for b in boxes):
         raise UnsupportedLayout("a top-level meta box (item-based file) is not rewritten")

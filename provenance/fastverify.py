@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import bmff
-from .bmffhash import UnsupportedBinding, bmff_hash, hash_binding_of_store, store_from_box
+from .bmffhash import UnsupportedBinding, bmff_hash, hash_binding_of_store
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
         boxes = bmff.top_level_boxes(fd, os.fstat(fd).st_size)
     except bmff.UnsupportedLayout as e:
         raise Unavailable(str(e)) from e
-    if sum(1 for box in boxes if _is_manifest_box(fd, box)) != 1:
+    if sum(1 for box in boxes if bmff.is_c2pa_box(fd, box)) != 1:
         raise Unavailable("the file does not hold exactly one C2PA manifest box")
     as_output = [bmff.OutputBox(b.type, b.offset, b.size, None, b.offset) for b in boxes]
 
@@ -128,10 +128,6 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
     if digest[0] != binding.data["hash"]:
         raise HashMismatch("the BMFF hash does not match; c2pa reports the details")
     return _with_hash_matched(report, state, binding.label)
-
-
-def _is_manifest_box(fd: int, box: bmff.Box) -> bool:
-    return box.type == b"uuid" and os.pread(fd, 16, box.offset + box.header) == bmff.C2PA_UUID
 
 
 def _c2pa_without_asset(store: bytes, mime: str, context: Any) -> tuple[dict[str, Any], str | None]:
@@ -214,7 +210,7 @@ def check_sample(sample: bytes) -> str | None:
     try:
         with c2pa.Reader("video/mp4", io.BytesIO(sample)) as reader:
             expected = json.loads(reader.json()), reader.get_validation_state()
-        store = store_from_box(_manifest_box(sample))
+        store = sample_store(sample)
         tampered = bytearray(sample)
         tampered[sample_media_offset(sample)] ^= 0xFF
         with tempfile.TemporaryFile() as f:
@@ -241,7 +237,12 @@ def check_sample(sample: bytes) -> str | None:
     return None
 
 
-def _manifest_box(sample: bytes) -> bytes:
-    at = sample.index(bmff.C2PA_UUID) - 8
-    size = int.from_bytes(sample[at : at + 4], "big")
-    return sample[at : at + size]
+def sample_store(sample: bytes) -> bytes:
+    """The manifest store embedded in a signed MP4 held in memory."""
+    from . import jumbf
+    from .media import MP4
+
+    store = jumbf.manifest_store_bytes(io.BytesIO(sample), len(sample), MP4)
+    if store is None:
+        raise ValueError("the sample has no embedded manifest store")
+    return store
