@@ -16,13 +16,13 @@ import hashlib
 import os
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import bmff
 
-HASH_BUFFER = 8 << 20  # 256 KiB to 8 MiB measure the same; 32 MiB is slower (cache)
+HASH_BUFFER = 4 << 20  # two of them (see _ReadAhead); 1 MiB to 8 MiB measure within 2 %
 _EXCLUSION_KEYS = frozenset({"xpath", "data"})
 
 
@@ -100,13 +100,12 @@ def hash_binding_of_store(store: bytes) -> HashBinding:
 
 
 def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding,
-              stop: threading.Event | None = None) -> bytes:
+              stop: threading.Event | None = None, chunk_size: int = HASH_BUFFER) -> bytes:
     """The BMFF hash of a file made of `boxes`, read from the source (see the module docstring).
 
     Setting `stop` abandons the work (OSError)."""
     exclusions = binding.exclusions()
     hasher = hashlib.new(binding.alg)
-    buffer = memoryview(bytearray(HASH_BUFFER))
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
@@ -115,21 +114,58 @@ def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding
             return box.data[offset : offset + length]
         return os.pread(src_fd, length, box.source_offset + offset)
 
-    for box in boxes:
-        if any(box.type == kind and all(content(box, at, len(value)) == value for at, value in required)
-               for kind, required in exclusions):
-            continue
-        hasher.update(box.offset.to_bytes(8, "big"))
-        if box.data is not None:
-            hasher.update(box.data)
-            continue
-        done = 0
-        while done < box.size:
-            n = os.preadv(src_fd, [buffer[: min(len(buffer), box.size - done)]], box.source_offset + done)
-            if n == 0:
-                raise OSError(f"source ended inside the {box.type!r} box")
-            hasher.update(buffer[:n])
-            done += n
-            if stop is not None and stop.is_set():
-                raise OSError(errno.ECANCELED, "hashing abandoned")
+    with _ReadAhead(src_fd, chunk_size, stop) as reader:
+        for box in boxes:
+            if any(box.type == kind and all(content(box, at, len(value)) == value for at, value in required)
+                   for kind, required in exclusions):
+                continue
+            hasher.update(box.offset.to_bytes(8, "big"))
+            if box.data is not None:
+                hasher.update(box.data)
+                continue
+            for chunk in reader.chunks(box.source_offset, box.size, box.type):
+                hasher.update(chunk)
     return hasher.digest()
+
+
+class _ReadAhead:
+    """Reads a file range in chunks, the next chunk in a thread while the caller hashes this one.
+
+    Copying from the page cache is about an eighth of SHA-256's time on its own
+    (0.06 s against 0.59 s for 1.1 GB); overlapped, the hash runs at SHA-256's
+    speed. Both os.preadv and hashlib release the GIL on large buffers."""
+
+    def __init__(self, fd: int, chunk_size: int, stop: threading.Event | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.fd = fd
+        self.stop = stop
+        self.chunk_size = chunk_size
+        self.buffers = [memoryview(bytearray(chunk_size)) for _ in range(2)]
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="provenance-read")
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _read(self, buffer: memoryview, offset: int, length: int) -> int:
+        if self.stop is not None and self.stop.is_set():
+            raise OSError(errno.ECANCELED, "hashing abandoned")
+        return os.preadv(self.fd, [buffer[:length]], offset)
+
+    def chunks(self, offset: int, length: int, what: bytes) -> Iterator[memoryview]:
+        """`length` bytes from `offset`, in order; each view is valid until the next one is asked for."""
+        done, current = 0, 0
+        pending = self.pool.submit(self._read, self.buffers[0], offset, min(self.chunk_size, length))
+        while done < length:
+            n = pending.result()
+            if n == 0:
+                raise OSError(f"source ended inside the {what!r} box")
+            done += n
+            if done < length:  # the next chunk goes into the other buffer while this one is used
+                pending = self.pool.submit(self._read, self.buffers[1 - current], offset + done,
+                                           min(self.chunk_size, length - done))
+            yield self.buffers[current][:n]
+            current = 1 - current
