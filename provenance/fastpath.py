@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, Protocol
 
 from . import bmff
 from .bmff import BMFF_VIDEO_TYPES
-from .bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store, store_from_box
+from .bmffhash import HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store, store_from_box
 from .errors import SigningError
+from .threads import Worker
 
 if TYPE_CHECKING:
     from .signers import SigningCredentials
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 # The c2pa-python release whose native library this module was written and tested against.
 TESTED_C2PA_PYTHON = "0.38.1"
 _COPY_STEP = 256 << 20  # copied at a time, then handed to disk writeback
+_COPY_BUFFER = 8 << 20  # the copy through user space, where copy_file_range cannot be used
 _SYNC_FILE_RANGE_WRITE = 2
 _C2PA_HASH_BMFF = 1  # C2paHashType::BmffHash
 
@@ -286,7 +288,7 @@ def _copy_range(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, leng
             # Not supported between these files (other filesystem, old kernel): fall through.
             if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
                 raise
-    buffer = memoryview(bytearray(HASH_BUFFER))
+    buffer = memoryview(bytearray(_COPY_BUFFER))
     while done < length:
         n = os.preadv(src_fd, [buffer[: min(len(buffer), length - done)]], src_offset + done)
         if n == 0:
@@ -360,21 +362,6 @@ class Timings:
     sign: float = 0.0
 
 
-class _Worker(threading.Thread):
-    """Runs one function in a thread and hands back its exception, if any."""
-
-    def __init__(self, target: Callable[[], None]) -> None:
-        super().__init__(name="provenance-copy", daemon=True)
-        self._target_function = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_function()
-        except BaseException as e:  # re-raised in the caller's thread
-            self.error = e
-
-
 def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: LateAssertions | None,
                timings: Timings) -> bytes:
     """The embeddable workflow on open descriptors; returns the manifest store."""
@@ -390,14 +377,12 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
 
     started = time.perf_counter()
 
-    copier = _Worker(lambda: write_plan(src_fd, dst_fd, plan))
+    copier = Worker("provenance-copy", lambda: write_plan(src_fd, dst_fd, plan))
     copier.start()
     try:
         digest = bmff_hash(src_fd, plan.boxes, binding)
     finally:
-        copier.join()
-    if copier.error is not None:
-        raise copier.error
+        copier.result()
     timings.copy_and_hash = time.perf_counter() - started
 
     started = time.perf_counter()

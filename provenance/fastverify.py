@@ -34,6 +34,7 @@ from typing import Any
 
 from . import bmff
 from .bmffhash import UnsupportedBinding, bmff_hash, hash_binding_of_store
+from .threads import Worker
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def min_bytes() -> int:
         return int(value) if value else DEFAULT_MIN_BYTES
     except ValueError:
         return DEFAULT_MIN_BYTES
+
+
 HASH_MISMATCH = "assertion.bmffHash.mismatch"
 HASH_MATCH = "assertion.bmffHash.match"
 UNTRUSTED = "signingCredential.untrusted"
@@ -86,11 +89,10 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
     """The fast path; `self_check`, if given, runs while the file is hashed."""
     try:
         binding = hash_binding_of_store(store)
-        if binding.label.split("__")[0] != "c2pa.hash.bmff.v3":
-            raise Unavailable(f"hard binding {binding.label} is not c2pa.hash.bmff.v3")
-        binding.exclusions()  # refuses exclusion forms bmff_hash does not handle
     except UnsupportedBinding as e:
         raise Unavailable(str(e)) from e
+    if binding.label.split("__")[0] != "c2pa.hash.bmff.v3":
+        raise Unavailable(f"hard binding {binding.label} is not c2pa.hash.bmff.v3")
     try:
         boxes = bmff.top_level_boxes(fd, os.fstat(fd).st_size)
     except bmff.UnsupportedLayout as e:
@@ -99,42 +101,37 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
         raise Unavailable("the file does not hold exactly one C2PA manifest box")
     as_output = [bmff.OutputBox(b.type, b.offset, b.size, None, b.offset) for b in boxes]
 
-    digest: list[bytes] = []
-    errors: list[BaseException] = []
     stop = threading.Event()
-
-    def hash_file() -> None:
-        try:
-            digest.append(bmff_hash(fd, as_output, binding, stop))
-        except BaseException as e:  # re-raised below, in the caller's thread
-            errors.append(e)
-
-    hasher = threading.Thread(target=hash_file, name="provenance-hash", daemon=True)
+    hasher = Worker("provenance-hash", lambda: bmff_hash(fd, as_output, binding, stop))
     hasher.start()
     try:
         failed = self_check() if self_check is not None else None
         if failed is not None:
             raise Unavailable(f"start-up self-check failed: {failed}")
-        report, state = _c2pa_without_asset(store, mime, context())
+        # Refused as soon as c2pa has answered, so a file c2pa's full Reader must hash is not hashed twice.
+        matched = _with_hash_matched(*_c2pa_without_asset(store, mime, context()), binding.label)
     except BaseException:
         stop.set()
         raise
     finally:
         hasher.join()
-    if errors:
-        if isinstance(errors[0], OSError):
-            raise Unavailable(f"cannot read the file: {errors[0]}")
-        raise errors[0]
-    if digest[0] != binding.data["hash"]:
+    try:
+        digest = hasher.result()
+    except OSError as e:
+        raise Unavailable(f"cannot read the file: {e}") from e
+    if digest != binding.data["hash"]:
         raise HashMismatch("the BMFF hash does not match; c2pa reports the details")
-    return _with_hash_matched(report, state, binding.label)
+    return matched
 
 
 def _c2pa_without_asset(store: bytes, mime: str, context: Any) -> tuple[dict[str, Any], str | None]:
     import c2pa
 
-    with c2pa.Reader(mime, io.BytesIO(b""), manifest_data=store, context=context) as reader:
-        return json.loads(reader.json()), reader.get_validation_state()
+    try:
+        with c2pa.Reader(mime, io.BytesIO(b""), manifest_data=store, context=context) as reader:
+            return json.loads(reader.json()), reader.get_validation_state()
+    except c2pa.C2paError as e:  # the full Reader says what is wrong, in its own words
+        raise Unavailable(f"c2pa cannot read the store without its asset: {e}") from e
 
 
 def _codes(entries: Iterable[Any]) -> list[str]:

@@ -124,6 +124,8 @@ def _parse_boxes(data: bytes, depth: int = 0) -> Iterator[Box]:
         size, box_type = struct.unpack(">I4s", data[offset : offset + 8])
         header = 8
         if size == 1:
+            if offset + 16 > len(data):
+                raise ValueError("JUMBF box header cut short")
             size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
             header = 16
         elif size == 0:
@@ -151,8 +153,8 @@ def _child(box: Box, label: str) -> Box | None:
     return next((c for c in box.children if c.label == label), None)
 
 
-def signature_of(store: bytes, manifest_label: str | None) -> bytes | None:
-    """The COSE_Sign1 bytes of a manifest (the last one when no label is given)."""
+def manifest_box(store: bytes, manifest_label: str | None = None) -> Box | None:
+    """A manifest's superbox in a store (the last, active one when no label is given)."""
     try:
         roots = list(_parse_boxes(store))
     except ValueError:
@@ -163,12 +165,20 @@ def signature_of(store: bytes, manifest_label: str | None) -> bytes | None:
     manifests = [c for c in root.children if c.type == b"jumb"]
     if not manifests:
         return None
-    manifest = next((m for m in manifests if m.label == manifest_label), manifests[-1])
-    sig_box = _child(manifest, "c2pa.signature")
-    if sig_box is None:
-        return None
-    content = next((c for c in sig_box.children if c.type == b"cbor"), None)
+    return next((m for m in manifests if m.label == manifest_label), manifests[-1])
+
+
+def cbor_payload(box: Box) -> bytes | None:
+    """The CBOR content of a JUMBF superbox (an assertion, a signature)."""
+    content = next((c for c in box.children if c.type == b"cbor"), None)
     return content.payload if content is not None else None
+
+
+def signature_of(store: bytes, manifest_label: str | None) -> bytes | None:
+    """The COSE_Sign1 bytes of a manifest (the last one when no label is given)."""
+    manifest = manifest_box(store, manifest_label)
+    sig_box = _child(manifest, "c2pa.signature") if manifest is not None else None
+    return cbor_payload(sig_box) if sig_box is not None else None
 
 
 def x5chain(cose_sign1: bytes) -> list[bytes]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from provenance import bmff, jumbf, media
-from provenance.bmffhash import HASH_BUFFER, HashBinding, bmff_hash, hash_binding_of_store
+from provenance.bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store
 
 from .conftest import ffmpeg_exe, sign_file
 from .test_tamper import flipped
@@ -86,3 +86,27 @@ def test_setting_stop_abandons_the_hash(big_signed_clip: Path) -> None:
     with pytest.raises(OSError) as raised:
         file_hash(big_signed_clip, signed_binding(big_signed_clip), stop=stop, chunk_size=65_536)
     assert raised.value.errno == errno.ECANCELED
+
+
+@pytest.mark.parametrize("data, reason", [
+    ({"hash": b"", "alg": "shaXYZ"}, "algorithm 'shaXYZ' is not available"),
+    ({"hash": b"", "merkle": [{}]}, "not a plain"),
+    ({"hash": "not bytes"}, "not a plain"),
+    ({"hash": b"", "exclusions": [{"xpath": "/uuid", "data": [{"offsex": 8, "value": b"x"}]}]}, "malformed"),
+    ({"hash": b"", "exclusions": [{"xpath": "/uuid", "data": [{"offset": 8, "value": "text"}]}]}, "malformed"),
+    ({"hash": b"", "exclusions": ["/uuid"]}, "malformed"),
+    ({"hash": b"", "exclusions": [{"xpath": "/moov/trak"}]}, "not handled"),
+    ({"hash": b"", "exclusions": [{"xpath": "/uuid", "length": 10}]}, "not handled"),
+])
+def test_bindings_it_cannot_compute_are_refused_up_front(data: dict[str, object], reason: str) -> None:
+    with pytest.raises(UnsupportedBinding, match=reason):
+        HashBinding.parse("c2pa.hash.bmff.v3", data)
+
+
+def test_parsed_exclusions_are_what_c2pa_wrote(big_signed_clip: Path) -> None:
+    binding = signed_binding(big_signed_clip)
+    assert binding.alg == "sha256"
+    kinds = [kind for kind, _ in binding.exclusions]
+    assert b"uuid" in kinds  # the manifest's own box, recognised by its C2PA UUID
+    uuid_required = dict(binding.exclusions)[b"uuid"]
+    assert (8, bmff.C2PA_UUID) in uuid_required

@@ -128,6 +128,34 @@ def test_tampered_metadata_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) ->
     assert fast.verdict is Outcome.INVALID
 
 
+def hash_assertion_altered(signed: Path, target: Path, old: bytes, new: bytes) -> Path:
+    """A copy of `signed` with `old` replaced by `new` (same length) inside its BMFF hash assertion."""
+    data = signed.read_bytes()
+    with open(signed, "rb") as f:
+        store = jumbf.manifest_store_bytes(f, os.fstat(f.fileno()).st_size, media.MP4)
+    assert store is not None
+    manifest = jumbf.manifest_box(store)
+    assert manifest is not None
+    assertions = next(c for c in manifest.children if c.label == "c2pa.assertions")
+    payload = jumbf.cbor_payload(next(a for a in assertions.children if (a.label or "").startswith("c2pa.hash.bmff")))
+    assert payload is not None and old in payload and len(old) == len(new)
+    at = data.index(payload)
+    target.write_bytes(data[:at] + payload.replace(old, new) + data[at + len(payload):])
+    return target
+
+
+@pytest.mark.parametrize("old, new", [(b"sha256", b"shaXYZ"), (b"offset", b"offsex")],
+                         ids=["unknown-alg", "malformed-exclusion"])
+def test_malformed_hash_assertion_is_left_to_c2pa(tmp_path: Path, signed_clip: Path, pki: DevPki,
+                                                 old: bytes, new: bytes) -> None:
+    target = hash_assertion_altered(signed_clip, tmp_path / "altered.mp4", old, new)
+    assert "BMFF hash" in str(fast_path_refusal(target))
+    anchors = load_anchors(pki.root_ca)
+    fast = Verifier(anchors, fast_path_min_bytes=0).verify(target)  # a verdict, never an exception
+    assert fast.verdict in (Outcome.INVALID, Outcome.ERROR)
+    assert fast.to_dict() == Verifier(anchors, fast_path_min_bytes=-1).verify(target).to_dict()
+
+
 def test_second_manifest_box_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) -> None:
     data = signed_clip.read_bytes()
     offset, size = top_level_boxes(data)[b"uuid"]

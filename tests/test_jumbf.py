@@ -42,3 +42,11 @@ def test_chain_from_third_party_jpeg(corpus: Path) -> None:
 def test_garbage_gives_nothing() -> None:
     assert jumbf.x5chain(b"\x00garbage") == []
     assert jumbf.signature_of(b"\x00\x00\x00\x08jumb", None) is None
+
+
+def test_a_64_bit_box_header_cut_short_gives_nothing() -> None:
+    # A superbox whose last 8 bytes announce a 64-bit size with no room left for it.
+    inner = b"\x00\x00\x00\x01jumb"
+    store = (8 + len(inner)).to_bytes(4, "big") + b"jumb" + inner
+    assert jumbf.manifest_box(store) is None
+    assert jumbf.signature_of(store, None) is None
