@@ -78,7 +78,7 @@ def similarity_score(distance: int) -> int:
     return max(0, min(100, round(100 * (1 - distance / (UNIT_BITS / 2)))))
 
 
-def _video_body(unit: str) -> bytes | None:
+def video_body(unit: str) -> bytes | None:
     """The 32-byte body of a 256-bit version-0 Video-Code unit, None for any other unit."""
     return _body(unit, _MAINTYPE_CONTENT, _SUBTYPE_VIDEO)
 
@@ -151,7 +151,7 @@ class SoftBinding:
     def video_codes(self) -> tuple[bytes, ...]:
         """Every distinct 256-bit Video-Code body, whole clip first, then the segments in order."""
         units = [*self.units, *(s.unit for s in self.segments)]
-        bodies = (_video_body(u) for u in units)
+        bodies = (video_body(u) for u in units)
         return tuple(dict.fromkeys(b for b in bodies if b is not None))
 
     @property
@@ -211,7 +211,7 @@ class SoftBinding:
         body = b"\xff" * UNIT_BYTES
         video = "ISCC:" + ic.encode_component(ic.MT.CONTENT, ic.ST_CC.VIDEO, ic.VS.V0, UNIT_BITS, body)
         instance = "ISCC:" + ic.encode_component(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0, UNIT_BITS, body)
-        longest = (1 << 32) - 1
+        longest = MAX_TIMESPAN_MS
         return cls((video, instance), tuple(Segment(longest, longest, video) for _ in range(MAX_SEGMENTS)))
 
 
@@ -398,6 +398,8 @@ def _soft_binding_assertions(manifest: Mapping[str, Any]) -> Iterator[Mapping[st
 
 
 _NO_TIMESPAN = (-1, -1)
+# Over 49 days of video; a larger value is not a clip's timespan and would overflow a repository's 64-bit integers.
+MAX_TIMESPAN_MS = (1 << 32) - 1
 
 
 def _timespan(scope: Any) -> tuple[int, int] | None:
@@ -408,7 +410,7 @@ def _timespan(scope: Any) -> tuple[int, int] | None:
     if not isinstance(span, Mapping):
         return None
     start, end = span.get("start"), span.get("end")
-    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end:
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= MAX_TIMESPAN_MS:
         return start, end
     return None
 
@@ -435,7 +437,7 @@ def from_manifest(manifest: Mapping[str, Any]) -> SoftBinding | None:
             except ValueError:
                 continue
             if span != _NO_TIMESPAN:
-                parts.extend(Segment(span[0], span[1], u) for u in units if _video_body(u) is not None)
+                parts.extend(Segment(span[0], span[1], u) for u in units if video_body(u) is not None)
             elif whole is None:
                 whole = units
         if whole is not None or parts:

@@ -61,18 +61,23 @@ def postgres_server() -> Iterator[str]:
         pytest.skip(f"PostgreSQL tests need a local PostgreSQL server: {e}")
 
 
+def fresh_database(request: pytest.FixtureRequest, prefix: str = "t") -> str:
+    """The URL of a new, empty database on the throwaway PostgreSQL server."""
+    import psycopg
+
+    url = request.getfixturevalue("postgres_server")
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repository]:
     if request.param == "sqlite":
         repo = open_repository(tmp_path / "manifests.sqlite3")
     else:
-        import psycopg
-
-        url = request.getfixturevalue("postgres_server")
-        name = f"t_{uuid.uuid4().hex}"  # a fresh database for every test
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        repo = open_repository(url.rsplit("/", 1)[0] + "/" + name)
+        repo = open_repository(fresh_database(request))  # a fresh database for every test
     assert repo is not None
     with repo:
         yield repo
@@ -181,6 +186,8 @@ def test_too_many_codes_in_one_query_are_refused(repository: Repository) -> None
     windows = tuple(rng.randbytes(32) for _ in range(MAX_QUERY_CODES))
     with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CODES} Video-Codes"):
         repository.match(ALG, query(video=rng.randbytes(32), windows=windows))
+    with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CODES} Video-Codes"):
+        repository.nearest([rng.randbytes(32) for _ in range(MAX_QUERY_CODES + 1)])
 
 
 @pytest.mark.parametrize("alg,value,message", [
@@ -242,6 +249,22 @@ def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
     assert f"postgresql://user@127.0.0.1:{port}/db" in caught.value.message
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_repository_from_a_newer_provenance_is_refused(kind: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    location = str(tmp_path / "m.sqlite3") if kind == "sqlite" else fresh_database(request)
+    repo = open_repository(location)
+    assert repo is not None
+    with repo:
+        repo.add(entry("kept", bytes(32)))
+        newer = ("PRAGMA user_version = 99" if kind == "sqlite" else "UPDATE provenance_schema SET version = 99")
+        repo._db.execute(newer)  # type: ignore[attr-defined]  # noqa: SLF001
+    for _ in range(2):  # refused, and refusing leaves it as it was
+        with pytest.raises(RepositoryError, match=r"newer provenance \(schema 99\)") as caught:
+            open_repository(location, create=False)
+        assert caught.value.remedy is not None and "Upgrade provenance" in caught.value.remedy
+
+
 # The first release's schema (one band index over whole-clip codes): repositories it wrote are upgraded.
 _V1_SQLITE = """
 CREATE TABLE manifests (id INTEGER PRIMARY KEY, manifest_id TEXT NOT NULL UNIQUE, alg TEXT NOT NULL,
@@ -280,11 +303,7 @@ def _first_release_repository(kind: str, tmp_path: Path, request: pytest.Fixture
         return str(path), "code_bands"
     import psycopg
 
-    url = request.getfixturevalue("postgres_server")
-    database = f"v1_{uuid.uuid4().hex}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    location = url.rsplit("/", 1)[0] + "/" + database
+    location = fresh_database(request, "v1")
     with psycopg.connect(location, autocommit=True) as db:
         db.execute(_V1_POSTGRES)
         for name, code in rows:
@@ -334,11 +353,7 @@ def test_a_second_release_postgres_repository_is_upgraded(request: pytest.Fixtur
 
     from provenance.repository.base import band_keys
 
-    url = request.getfixturevalue("postgres_server")
-    database = f"v2_{uuid.uuid4().hex}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    location = url.rsplit("/", 1)[0] + "/" + database
+    location = fresh_database(request, "v2")
     rng = random.Random(11)
     rows = [(f"old{i}", rng.randbytes(32), rng.randbytes(32)) for i in range(30)]
     with psycopg.connect(location, autocommit=True) as db:

@@ -216,7 +216,8 @@ def test_reading_skips_unreadable_blocks_and_keeps_the_whole_clip_first(clips: d
     data = binding.assertion()["data"]
     whole, first, *rest = data["blocks"]
     broken = [{"scope": {"timespan": {"start": "soon"}}, "value": first["value"]},  # malformed scope
-              {"scope": {"timespan": {"start": 0, "end": 2000}}, "value": "not base64!"}]
+              {"scope": {"timespan": {"start": 0, "end": 2000}}, "value": "not base64!"},
+              {"scope": {"timespan": {"start": 2**64, "end": 2**64}}, "value": first["value"]}]  # no clip is that long
     manifest = {"assertions": [{"label": "c2pa.soft-binding",
                                 "data": {**data, "blocks": [first, *broken, whole, *rest]}}]}
     read = softbinding.from_manifest(manifest)

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Protocol
 
 from ..errors import UsageError
-from ..softbinding import ALG, MATCH_THRESHOLD, UNIT_BITS, UNIT_BYTES, Segment, SoftBinding
+from ..softbinding import ALG, MATCH_THRESHOLD, UNIT_BITS, UNIT_BYTES, Segment, SoftBinding, video_body
 
 BANDS = 14
 BAND_BITS = 18
@@ -74,12 +74,10 @@ class Entry:
 
     def codes(self) -> list[tuple[bytes, int | None, int | None]]:
         """(Video-Code body, start ms, end ms) to index: whole clip (no span) first, each code once."""
-        binding = SoftBinding.from_value(self.value)
-        found: dict[bytes, tuple[int | None, int | None]] = {}
-        if binding.video_code is not None:
-            found[binding.video_code] = (None, None)
+        whole = SoftBinding.from_value(self.value).video_code
+        found: dict[bytes, tuple[int | None, int | None]] = {} if whole is None else {whole: (None, None)}
         for segment in self.segments:
-            body = SoftBinding((segment.unit,)).video_code
+            body = video_body(segment.unit)
             if body is not None:
                 found.setdefault(body, (segment.start_ms, segment.end_ms))
         return [(body, start, end) for body, (start, end) in found.items()]
@@ -206,6 +204,8 @@ class Repository(ABC):
         """
         if not 0 <= max_distance <= INDEX_REACH:
             raise QueryError(f"max distance must be between 0 and {INDEX_REACH} bits, not {max_distance}")
+        if len(codes) > MAX_QUERY_CODES:
+            raise QueryError(f"a query may hold at most {MAX_QUERY_CODES} Video-Codes, not {len(codes)}")
         if not codes:
             return []
         plan = probe_plan(codes)
@@ -241,18 +241,16 @@ class Repository(ABC):
             query = SoftBinding.from_value(value)
         except ValueError as e:
             raise QueryError(f"invalid {ALG} value: {e}") from e
+        codes = query.video_codes
+        near = self.nearest(codes, max_distance=max_distance, limit=max_results)  # first: it refuses big queries
         best: dict[str, int] = {}
         with self._lock:
             exact = self._by_value(alg, query.value)
             instance = self._by_instance(query.instance_code) if query.instance_code else []
         for mid in itertools.chain(exact, instance):
             best[mid] = 0
-        codes = query.video_codes
-        if len(codes) > MAX_QUERY_CODES:
-            raise QueryError(f"a query may hold at most {MAX_QUERY_CODES} Video-Codes, not {len(codes)}")
-        if codes:
-            for m in self.nearest(codes, max_distance=max_distance, limit=max_results):
-                best[m.manifest_id] = min(best.get(m.manifest_id, m.distance), m.distance)
+        for m in near:
+            best[m.manifest_id] = min(best.get(m.manifest_id, m.distance), m.distance)
         if not best and not codes and query.instance_code is None:
             raise QueryError("the value holds no 256-bit Video-Code or Instance-Code to look up")
         ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))

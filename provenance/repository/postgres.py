@@ -34,8 +34,6 @@ CREATE TABLE IF NOT EXISTS provenance_codes (
     code BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS provenance_codes_by_entry ON provenance_codes (entry);
--- The second release read thousands of candidates' codes through this index; sketches made it idle.
-DROP INDEX IF EXISTS provenance_codes_found_by_id;
 -- Each code's band keys, with its sketch (the first 128 bits, as two signed 64-bit halves) in the
 -- index: most codes sharing a band with the query by chance are dropped on their sketch, before
 -- their full code is read.
@@ -46,7 +44,10 @@ CREATE TABLE IF NOT EXISTS provenance_band_keys (
     sketch_low BIGINT NOT NULL,
     PRIMARY KEY (band_key, code) INCLUDE (sketch_high, sketch_low)
 );
+CREATE TABLE IF NOT EXISTS provenance_schema (version INTEGER NOT NULL);
 """
+# Bumped with every change to the tables; a repository at this version is opened without any DDL.
+SCHEMA_VERSION = 3
 # Written by the first release: one band index over whole-clip codes.
 _OLD_BANDS = "provenance_code_bands"
 # Written by the second: band keys without sketches.
@@ -86,20 +87,47 @@ class PostgresRepository(Repository):
         self._error: type[Exception] = psycopg.Error
         try:
             self._db: Any = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            version = self._db.info.server_version
-            if version < _OLDEST_SERVER:
-                self._db.close()
-                raise RepositoryError(f"PostgreSQL {version // 10000} at {self.location} is too old",
-                                      remedy="Use PostgreSQL 14 or later (lookups use its bit_count).")
-            with self._db.transaction():
-                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                self._db.execute(_SCHEMA)
-                if self._exists(_OLD_KEYS):
-                    self._upgrade_keys()
-                if self._exists(_OLD_BANDS):
-                    self._upgrade()
         except psycopg.Error as e:
             raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+        try:
+            version = self._db.info.server_version
+            if version < _OLDEST_SERVER:
+                raise RepositoryError(f"PostgreSQL {version // 10000} at {self.location} is too old",
+                                      remedy="Use PostgreSQL 14 or later (lookups use its bit_count).")
+            if self._schema_version() != SCHEMA_VERSION:
+                self._migrate()
+        except (psycopg.Error, RepositoryError) as e:
+            self._db.close()
+            if isinstance(e, RepositoryError):
+                raise
+            raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+
+    def _schema_version(self) -> int:
+        """0 for an empty database, or one written before the version was recorded."""
+        if not self._exists("provenance_schema"):
+            return 0
+        row = self._db.execute("SELECT max(version) FROM provenance_schema").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _migrate(self) -> None:
+        """Create the tables or bring an earlier release's up to date, once, whoever connects first."""
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            version = self._schema_version()  # again, under the lock: another client may have just done it
+            if version > SCHEMA_VERSION:
+                raise RepositoryError(f"{self.location} was written by a newer provenance (schema {version})",
+                                      remedy="Upgrade provenance to use this repository.")
+            if version == SCHEMA_VERSION:
+                return
+            self._db.execute(_SCHEMA)
+            # The second release read thousands of candidates' codes through this index; sketches made it idle.
+            self._db.execute("DROP INDEX IF EXISTS provenance_codes_found_by_id")
+            if self._exists(_OLD_KEYS):
+                self._upgrade_keys()
+            if self._exists(_OLD_BANDS):
+                self._upgrade()
+            self._db.execute("DELETE FROM provenance_schema")
+            self._db.execute("INSERT INTO provenance_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
 
     def _exists(self, table: str) -> bool:
         row = self._db.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()

@@ -62,20 +62,30 @@ class SqliteRepository(Repository):
         if not path.parent.is_dir():
             raise RepositoryError(f"folder {path.parent} does not exist",
                                   remedy="Create it first or choose another --store.")
+        unusable = f"{path} is not a usable manifest repository"
+        remedy = "Give a repository file written by provenance, or a new path."
         try:
             # Autocommit mode; writes are grouped in explicit transactions below.
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as e:
+            raise RepositoryError(f"{unusable}: {e}", remedy=remedy) from e
+        try:
             self._db.execute("PRAGMA foreign_keys = ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RepositoryError(f"{path} was written by a newer provenance (schema {version})",
-                                      remedy="Upgrade provenance to read this repository.")
+                raise self._newer(version)
             if version < SCHEMA_VERSION:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._upgrade()
-        except sqlite3.DatabaseError as e:
-            raise RepositoryError(f"{path} is not a usable manifest repository: {e}",
-                                  remedy="Give a repository file written by provenance, or a new path.") from e
+        except (sqlite3.DatabaseError, RepositoryError) as e:
+            self._db.close()
+            if isinstance(e, RepositoryError):
+                raise
+            raise RepositoryError(f"{unusable}: {e}", remedy=remedy) from e
+
+    def _newer(self, version: int) -> RepositoryError:
+        return RepositoryError(f"{self.path} was written by a newer provenance (schema {version})",
+                               remedy="Upgrade provenance to read this repository.")
 
     def _upgrade(self) -> None:
         """Create the schema, or bring a version-1 file (one band index over whole-clip codes) up to date."""
@@ -84,6 +94,11 @@ class SqliteRepository(Repository):
             try:
                 # Read again under the write lock: another process may have just done it.
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise self._newer(version)
+                if version == SCHEMA_VERSION:
+                    self._db.execute("COMMIT")
+                    return
                 for statement in (_SCHEMA + _CODES).split(";"):
                     if statement.strip():
                         self._db.execute(statement)
