@@ -155,11 +155,9 @@ def process_clip(name: str, graph: str, seconds: float, size: str, rate: int, wo
     outcome = signing.sign(source, signed, credentials, Disclosure(generator="bench", title=name), soft_binding=True)
     result.manifest_store, result.signed = outcome.manifest_store, outcome.soft_binding
     # What the segments add to signing: their codes come from the frame signatures already computed.
-    import iscc_core
-
     started = time.perf_counter()
     frames = softbinding.frame_signatures(source, threads=1)
-    iscc_core.gen_video_code_v0(frames, bits=softbinding.UNIT_BITS)
+    softbinding.video_unit(frames)
     result.fingerprint_seconds = time.perf_counter() - started
     started = time.perf_counter()
     softbinding.segments(frames, softbinding.stored_positions(len(frames)))

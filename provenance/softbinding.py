@@ -315,7 +315,8 @@ def _frame(text: str | None) -> tuple[int, ...]:
     return values
 
 
-def _video_unit(frames: list[tuple[int, ...]]) -> str:
+def video_unit(frames: list[tuple[int, ...]]) -> str:
+    """The 256-bit ISCC Video-Code (`ISCC:EMD...`) of a run of frame signatures."""
     import iscc_core as ic
 
     code: str = ic.gen_video_code_v0(frames, bits=UNIT_BITS)["iscc"]
@@ -324,13 +325,13 @@ def _video_unit(frames: list[tuple[int, ...]]) -> str:
 
 def video_code(path: str | os.PathLike[str], *, threads: int | None = None) -> str:
     """The 256-bit ISCC Video-Code of a whole clip, e.g. `ISCC:EMD...`."""
-    return _video_unit(frame_signatures(path, threads=threads))
+    return video_unit(frame_signatures(path, threads=threads))
 
 
 def segments(frames: list[tuple[int, ...]], starts: list[int]) -> tuple[Segment, ...]:
     """The Video-Codes of the SEGMENT_FRAMES-long windows starting at `starts` (sampled frame numbers)."""
     return tuple(Segment(start * FRAME_MS, (start + SEGMENT_FRAMES) * FRAME_MS,
-                         _video_unit(frames[start : start + SEGMENT_FRAMES])) for start in starts)
+                         video_unit(frames[start : start + SEGMENT_FRAMES])) for start in starts)
 
 
 def instance_code(path: str | os.PathLike[str]) -> str:
@@ -349,7 +350,7 @@ def compute(path: str | os.PathLike[str], *, with_instance: bool = True, threads
     """The soft binding recorded at signing: the whole clip's Video-Code, (IEP-0020 recommends it)
     its Instance-Code, and the Video-Codes of its segments; one decode."""
     frames = frame_signatures(path, threads=threads)
-    units = [_video_unit(frames)]
+    units = [video_unit(frames)]
     if with_instance:
         units.append(instance_code(path))
     return SoftBinding(tuple(units), segments(frames, stored_positions(len(frames))))
@@ -360,13 +361,13 @@ def compute_query(path: str | os.PathLike[str], *, with_instance: bool = True,
     """The soft binding a lookup sends: the whole clip's Video-Code (and Instance-Code), and the
     Video-Codes of its windows (`query_positions`; repeated codes once); one decode."""
     frames, dense = _signature_streams(path, (FRAMES_PER_SECOND, QUERY_RATE), threads=threads)
-    units = [_video_unit(frames)]
+    units = [video_unit(frames)]
     if with_instance:
         units.append(instance_code(path))
     span = (SEGMENT_FRAMES - 1) * QUERY_STEP + 1
     distinct: dict[str, Segment] = {}
     for start in query_positions(len(dense)):
-        unit = _video_unit(dense[start : start + span : QUERY_STEP])
+        unit = video_unit(dense[start : start + span : QUERY_STEP])
         if unit not in units:  # a still picture gives one code many times
             start_ms = start * 1000 // QUERY_RATE
             distinct.setdefault(unit, Segment(start_ms, start_ms + SEGMENT_FRAMES * FRAME_MS, unit))
