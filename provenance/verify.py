@@ -95,9 +95,14 @@ class Verifier:
             if 0 <= self.fast_path_min_bytes <= size:
                 try:
                     fast = fastverify.read(stream.fileno(), kind.mime, store, self._c2pa_context)
+                    log.debug("%s: verified on the fast path (c2pa validated the manifest, provenance hashed "
+                              "the file)", path)
                     return ManifestReport(fast.report, fast.state, store, "embedded")
                 except fastverify.Unavailable as e:
                     log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
+            else:
+                log.debug("%s: verified by c2pa's Reader alone (%d bytes; fast path from %d)", path, size,
+                          self.fast_path_min_bytes)
             import c2pa  # only here: the fast path loads it while hashing
 
             stream.seek(0)

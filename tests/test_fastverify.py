@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -177,9 +178,20 @@ def test_truncated_file_is_left_to_c2pa(tmp_path: Path, signed_clip: Path) -> No
     assert fast.to_dict() == Verifier(fast_path_min_bytes=-1).verify(target).to_dict()
 
 
-def test_threshold_keeps_small_files_on_c2pa(signed_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROVENANCE_FAST_VERIFY_MIN_BYTES", str(signed_clip.stat().st_size + 1))
-    assert Verifier().fast_path_min_bytes == signed_clip.stat().st_size + 1
+def test_threshold_keeps_small_files_on_c2pa(signed_clip: Path, monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    size = signed_clip.stat().st_size
+    monkeypatch.setenv("PROVENANCE_FAST_VERIFY_MIN_BYTES", str(size + 1))
+    assert Verifier().fast_path_min_bytes == size + 1
+    with caplog.at_level(logging.DEBUG, logger="provenance.verify"):
+        below = Verifier().verify(signed_clip)
+        assert "verified by c2pa's Reader alone" in caplog.text
+        assert "verified on the fast path" not in caplog.text
+        caplog.clear()
+        monkeypatch.setenv("PROVENANCE_FAST_VERIFY_MIN_BYTES", str(size))
+        at = Verifier().verify(signed_clip)
+        assert "verified on the fast path" in caplog.text
+    assert below.to_dict() == at.to_dict()
     monkeypatch.delenv("PROVENANCE_FAST_VERIFY_MIN_BYTES")
     assert Verifier().fast_path_min_bytes == fastverify.DEFAULT_MIN_BYTES
 
