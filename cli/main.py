@@ -69,6 +69,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    # c2pa-python logs every path it tries before finding its native library: a dozen lines of noise.
+    logging.getLogger("c2pa.loader").setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> Any:

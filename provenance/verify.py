@@ -101,8 +101,9 @@ class Verifier:
                 except fastverify.Unavailable as e:
                     log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
             else:
-                log.debug("%s: verified by c2pa's Reader alone (%d bytes; fast path from %d)", path, size,
-                          self.fast_path_min_bytes)
+                why = ("fast path off" if self.fast_path_min_bytes < 0
+                       else f"{size} bytes; fast path from {self.fast_path_min_bytes}")
+                log.debug("%s: verified by c2pa's Reader alone (%s)", path, why)
             import c2pa  # only here: the fast path loads it while hashing
 
             stream.seek(0)

@@ -83,6 +83,16 @@ def test_verbose_shows_traceback(tmp_path: Path, pki: DevPki, bad_inputs: dict[s
     assert "Traceback" in result.stderr
 
 
+def test_verbose_verify_says_which_way_without_c2pa_loader_noise(signed_clip: Path) -> None:
+    fast = run_cli("--verbose", "verify", signed_clip, env={"PROVENANCE_FAST_VERIFY_MIN_BYTES": "0"})
+    assert fast.code == 0
+    assert "verified on the fast path" in fast.stderr
+    assert "Library not found" not in fast.stderr
+    full = run_cli("--verbose", "verify", signed_clip, env={"PROVENANCE_FAST_VERIFY_MIN_BYTES": "-1"})
+    assert full.code == 0 and "verified by c2pa's Reader alone" in full.stderr
+    assert full.stdout == fast.stdout
+
+
 def test_sign_then_verify_exit_codes(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
     out = tmp_path / "signed.mp4"
     signed = run_cli("sign", clip, "-o", out, *sign_args(pki), "--generator", "Sora", "--generator-version", "2")
