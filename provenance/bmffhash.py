@@ -25,7 +25,7 @@ from . import bmff
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-HASH_BUFFER = 4 << 20  # two of them (see _ReadAhead); 1 MiB to 8 MiB measure within 2 %
+HASH_BUFFER = 4 << 20  # two of them with read-ahead (see _SourceChunks); 1 MiB to 8 MiB measure within 2 %
 _EXCLUSION_KEYS = frozenset({"xpath", "data"})
 
 
@@ -116,10 +116,11 @@ def hash_binding_of_store(store: bytes) -> HashBinding:
 
 
 def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding,
-              stop: threading.Event | None = None, chunk_size: int = HASH_BUFFER) -> bytes:
+              stop: threading.Event | None = None, chunk_size: int = HASH_BUFFER, *,
+              read_ahead: bool = True) -> bytes:
     """The BMFF hash of a file made of `boxes`, read from the source (see the module docstring).
 
-    Setting `stop` abandons the work (OSError)."""
+    Setting `stop` abandons the work (OSError). `read_ahead`: see _SourceChunks."""
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
@@ -132,7 +133,7 @@ def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding
         box.type == kind and all(content(box, at, len(value)) == value for at, value in required)
         for kind, required in binding.exclusions)]
     hasher = hashlib.new(binding.alg)
-    with _ReadAhead(src_fd, [b for b in hashed if b.data is None], chunk_size, stop) as chunks:
+    with _SourceChunks(src_fd, [b for b in hashed if b.data is None], chunk_size, stop, read_ahead) as chunks:
         for box in hashed:
             hasher.update(box.offset.to_bytes(8, "big"))
             if box.data is not None:
@@ -146,37 +147,44 @@ def bmff_hash(src_fd: int, boxes: Sequence[bmff.OutputBox], binding: HashBinding
     return hasher.digest()
 
 
-class _ReadAhead:
-    """The source bytes of `boxes`, in order, in chunks that never span two boxes; the next chunk is
-    read in a thread while the caller hashes this one.
+class _SourceChunks:
+    """The source bytes of `boxes`, in order, in chunks that never span two boxes. A chunk stays
+    valid until the next one is asked for.
 
-    Copying from the page cache is about an eighth of SHA-256's time on its own
-    (0.06 s against 0.59 s for 1.1 GB); overlapped, the hash runs at SHA-256's
-    speed. Both os.preadv and hashlib release the GIL on large buffers. A chunk
-    stays valid until the next one is asked for."""
+    With `read_ahead`, the next chunk is read in a thread while the caller hashes this
+    one. Copying from the page cache costs about an eighth of SHA-256's time (0.06 s
+    against 0.59 s for 1.1 GB); overlapped, the hash runs at SHA-256's speed (os.preadv
+    and hashlib both release the GIL on large buffers). Signing does without: its copy
+    thread already keeps the second core busy, and a third thread slowed it down."""
 
     def __init__(self, fd: int, boxes: Sequence[bmff.OutputBox], chunk_size: int,
-                 stop: threading.Event | None) -> None:
+                 stop: threading.Event | None, read_ahead: bool) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.fd, self.stop = fd, stop
         self.reads = iter([(box.type, box.source_offset + at, min(chunk_size, box.size - at))
                            for box in boxes for at in range(0, box.size, chunk_size)])
-        self.buffers = [memoryview(bytearray(chunk_size)) for _ in range(2)]
+        self.buffers = [memoryview(bytearray(chunk_size)) for _ in range(2 if read_ahead else 1)]
         self.current = 0
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="provenance-read")
-        self.pending = self._submit()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="provenance-read") if read_ahead else None
+        self.pending = self._submit() if self.pool is not None else None
 
-    def __enter__(self) -> _ReadAhead:
+    def __enter__(self) -> _SourceChunks:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
-    def __iter__(self) -> _ReadAhead:
+    def __iter__(self) -> _SourceChunks:
         return self
 
     def __next__(self) -> memoryview:
+        if self.pool is None:
+            read = next(self.reads, None)
+            if read is None:
+                raise StopIteration
+            return self._read(self.buffers[0], *read)
         if self.pending is None:
             raise StopIteration
         chunk = self.pending.result()
@@ -186,7 +194,9 @@ class _ReadAhead:
 
     def _submit(self) -> Future[memoryview] | None:
         read = next(self.reads, None)
-        return None if read is None else self.pool.submit(self._read, self.buffers[self.current], *read)
+        if read is None or self.pool is None:
+            return None
+        return self.pool.submit(self._read, self.buffers[self.current], *read)
 
     def _read(self, buffer: memoryview, what: bytes, offset: int, length: int) -> memoryview:
         if self.stop is not None and self.stop.is_set():

@@ -380,7 +380,7 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     copier = Worker("provenance-copy", lambda: write_plan(src_fd, dst_fd, plan))
     copier.start()
     try:
-        digest = bmff_hash(src_fd, plan.boxes, binding)
+        digest = bmff_hash(src_fd, plan.boxes, binding, read_ahead=False)  # the copy runs beside it
     finally:
         copier.result()
     timings.copy_and_hash = time.perf_counter() - started

@@ -52,10 +52,12 @@ def test_big_clip_spans_several_chunks(big_signed_clip: Path) -> None:
     assert max(b.size for b in boxes) > 2 * HASH_BUFFER
 
 
+@pytest.mark.parametrize("read_ahead", [True, False], ids=["read-ahead", "serial"])
 @pytest.mark.parametrize("chunk_size", [4096, 65_537, 1 << 20, HASH_BUFFER])
-def test_hash_equals_the_signed_hash_for_any_chunk_size(big_signed_clip: Path, chunk_size: int) -> None:
+def test_hash_equals_the_signed_hash_for_any_chunk_size(big_signed_clip: Path, chunk_size: int,
+                                                        read_ahead: bool) -> None:
     binding = signed_binding(big_signed_clip)
-    assert file_hash(big_signed_clip, binding, chunk_size=chunk_size) == binding.data["hash"]
+    assert file_hash(big_signed_clip, binding, chunk_size=chunk_size, read_ahead=read_ahead) == binding.data["hash"]
 
 
 def test_one_flipped_byte_changes_the_hash(tmp_path: Path, big_signed_clip: Path) -> None:
@@ -68,7 +70,8 @@ def test_one_flipped_byte_changes_the_hash(tmp_path: Path, big_signed_clip: Path
     assert file_hash(target, binding) != binding.data["hash"]
 
 
-def test_a_file_shorter_than_its_boxes_is_an_error(tmp_path: Path, big_signed_clip: Path) -> None:
+@pytest.mark.parametrize("read_ahead", [True, False], ids=["read-ahead", "serial"])
+def test_a_file_shorter_than_its_boxes_is_an_error(tmp_path: Path, big_signed_clip: Path, read_ahead: bool) -> None:
     binding = signed_binding(big_signed_clip)
     with open(big_signed_clip, "rb") as f:
         fd = f.fileno()
@@ -77,7 +80,7 @@ def test_a_file_shorter_than_its_boxes_is_an_error(tmp_path: Path, big_signed_cl
     short.write_bytes(big_signed_clip.read_bytes()[: boxes[-1].offset + boxes[-1].size // 2])
     as_output = [bmff.OutputBox(b.type, b.offset, b.size, None, b.offset) for b in boxes]
     with open(short, "rb") as f, pytest.raises(OSError, match="source ended inside"):
-        bmff_hash(f.fileno(), as_output, binding, chunk_size=65_536)
+        bmff_hash(f.fileno(), as_output, binding, chunk_size=65_536, read_ahead=read_ahead)
 
 
 def test_setting_stop_abandons_the_hash(big_signed_clip: Path) -> None:
