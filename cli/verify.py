@@ -40,6 +40,7 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchor
     Credentials recovered from the manifest repository for a stripped or
     re-encoded file are reported, but never make that file pass.
     """
+    from provenance.errors import ProvenanceError
     from provenance.verify import Verifier
 
     from .render import verdicts_json, verdicts_text
@@ -50,7 +51,10 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchor
     if recovery:
         from provenance.recovery import recover_all
 
-        verdicts = recover_all(verdicts, verifier, store=store_location(store), resolver=resolver)
+        try:
+            verdicts = recover_all(verdicts, verifier, store=store_location(store), resolver=resolver)
+        except ProvenanceError as e:  # the verdicts stand without recovery; say why it is missing
+            click.echo(f"provenance: warning: no recovery: {e.one_line()}", err=True)
     click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))
     for v in verdicts:
         if v.error:

@@ -91,11 +91,13 @@ def _pread_exact(fd: int, length: int, offset: int) -> bytes:
     return data
 
 
-def top_level_boxes(fd: int, size: int) -> list[Box]:
-    """Headers of the top-level boxes, read with a few small preads."""
+def top_level_boxes(fd: int, size: int, limit: int | None = None) -> list[Box]:
+    """Headers of the top-level boxes, read with a few small preads; more than `limit` is unsupported."""
     boxes: list[Box] = []
     offset = 0
     while offset + 8 <= size:
+        if limit is not None and len(boxes) >= limit:
+            raise UnsupportedLayout(f"more than {limit} top-level boxes")
         head = os.pread(fd, 16, offset)
         box_size, box_type = struct.unpack(">I4s", head[:8])
         header = 8

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+# Codes provenance adds where c2pa has none (its own are c2pa's words for c2pa's checks).
+IDENTITY = "provenance.manifest.identity"
+SEVERAL_STORES = "provenance.manifest.multipleStores"
+SIDECAR_IGNORED = "provenance.sidecar.ignored"
+ADDITIONAL_EXCLUSIONS = "assertion.bmffHash.additionalExclusionsPresent"
+
 EXPLANATIONS = {
+    IDENTITY: "the manifest c2pa validated cannot be told apart from other bytes in the store, so nobody "
+              "can be named as its signer",
+    SEVERAL_STORES: "the file embeds more than one C2PA manifest store, so readers may each believe another",
+    SIDECAR_IGNORED: "a detached .c2pa manifest lies beside the file; the manifest embedded in the file "
+                     "was used and the sidecar ignored",
+    ADDITIONAL_EXCLUSIONS: "the signer left parts of the file out of the hash beyond what C2PA needs; bytes "
+                           "there can change without breaking the signature",
     "assertion.bmffHash.mismatch": "the video data changed after signing",
     "assertion.dataHash.mismatch": "the file's content changed after signing",
     "assertion.boxesHash.mismatch": "the file's content changed after signing",

@@ -88,3 +88,9 @@ def c2pa_reason(error: Exception) -> str:
     message = str(error)
     kind, sep, rest = message.partition(": ")
     return rest if sep and kind.isalpha() else message
+
+
+class LimitExceeded(MediaError):
+    """An input is larger or more complex than the verifier accepts (provenance.limits)."""
+
+    remedy = "The file is refused as hostile; if it is genuine, report it with the figures shown."

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import bmff
+from . import bmff, limits
 from .bmffhash import UnsupportedBinding, bmff_hash, hash_binding_of_store
 from .threads import Worker
 
@@ -62,7 +62,14 @@ class Unavailable(Exception):
 
 
 class HashMismatch(Unavailable):
-    """The file's BMFF hash is not the signed one: c2pa's full Reader reports how."""
+    """The file's BMFF hash is not the signed one: c2pa's full Reader reports how.
+
+    `report` is c2pa's report on the store alone (its hash mismatch is then the truth), for files
+    c2pa's full Reader may not parse (provenance.limits)."""
+
+    def __init__(self, message: str, report: FastReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
     if binding.label.split("__")[0] != "c2pa.hash.bmff.v3":
         raise Unavailable(f"hard binding {binding.label} is not c2pa.hash.bmff.v3")
     try:
-        boxes = bmff.top_level_boxes(fd, os.fstat(fd).st_size)
+        boxes = bmff.top_level_boxes(fd, os.fstat(fd).st_size, limits.MAX_TOP_LEVEL_BOXES)
     except bmff.UnsupportedLayout as e:
         raise Unavailable(str(e)) from e
     if sum(1 for box in boxes if bmff.is_c2pa_box(fd, box)) != 1:
@@ -109,7 +116,8 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
         if failed is not None:
             raise Unavailable(f"start-up self-check failed: {failed}")
         # Refused as soon as c2pa has answered, so a file c2pa's full Reader must hash is not hashed twice.
-        matched = _with_hash_matched(*_c2pa_without_asset(store, mime, context()), binding.label)
+        alone = _c2pa_without_asset(store, mime, context())
+        matched = _with_hash_matched(*alone, binding.label)
     except BaseException:
         stop.set()
         raise
@@ -120,7 +128,7 @@ def _read(fd: int, store: bytes, mime: str, context: Callable[[], Any],
     except OSError as e:
         raise Unavailable(f"cannot read the file: {e}") from e
     if digest != binding.data["hash"]:
-        raise HashMismatch("the BMFF hash does not match; c2pa reports the details")
+        raise HashMismatch("the BMFF hash does not match; c2pa reports the details", FastReport(alone[0], "Invalid"))
     return matched
 
 

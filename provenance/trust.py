@@ -352,17 +352,19 @@ def _roles(certs: Sequence[x509.Certificate], leaf_role: str) -> list[Certificat
 
 def read_manifest_store(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     """The raw manifest store of a file (embedded, or its .c2pa sidecar) without validating it."""
-    from . import jumbf
+    from . import jumbf, limits
     from . import media as media_mod
 
     p = Path(path)
     kind = media_mod.detect(p)
     sidecar = media_mod.sidecar_path(p)
     try:
-        if sidecar.is_file():
-            return sidecar.read_bytes(), "sidecar"
+        # The embedded manifest wins over a sidecar, as in verify.
         with open(p, "rb") as stream:
             store = jumbf.manifest_store_bytes(stream, os.fstat(stream.fileno()).st_size, kind)
+        if not store and sidecar.is_file():
+            with open(sidecar, "rb") as side:
+                return side.read(limits.MAX_MANIFEST_STORE_BYTES), "sidecar"
     except OSError as e:
         raise MediaError(f"{p}: {e.strerror or e}") from e
     if not store:
@@ -391,12 +393,17 @@ def chain_report(path: str | os.PathLike[str]) -> ChainReport:
         raise MediaError(f"{path}: the signer's certificate chain is malformed") from e
     if not certs:
         raise MediaError(f"{path}: the manifest's signature carries no certificate chain")
-    token = ts.token_of(store, None)
-    tsa = tuple(_roles(token.certificates(), "tsa")) if token is not None else ()
+    try:
+        # cryptography parses names lazily, so a malformed certificate raises only here.
+        signer_chain = tuple(_roles(certs, "signer"))
+        token = ts.token_of(store, None)
+        tsa = tuple(_roles(token.certificates(), "tsa")) if token is not None else ()
+    except ValueError as e:
+        raise MediaError(f"{path}: a certificate in the manifest is malformed ({e})") from e
     return ChainReport(
         path=str(path),
         manifest_source=source,
-        signer_chain=tuple(_roles(certs, "signer")),
+        signer_chain=signer_chain,
         timestamp_time=token.gen_time.isoformat() if token is not None else None,
         tsa_chain=tsa,
     )

@@ -76,6 +76,8 @@ class Signer:
     not_after: str | None = None
     # Full chain as PEM, leaf first; kept for `trust show`, left out of JSON.
     chain_pem: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # Decimal serial number, to match the certificate c2pa names; left out of JSON.
+    serial: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Verdict:
         data["trust_failures"] = list(self.trust_failures)
         if self.signer is not None:
             data["signer"].pop("chain_pem", None)
+            data["signer"].pop("serial", None)
         data["ingredients"] = [
             {
                 "title": i.title,
@@ -161,4 +164,5 @@ class Verdict:
             data["recovered"]["verdict"] = self.recovered.verdict.value
             if data["recovered"]["signer"] is not None:
                 data["recovered"]["signer"].pop("chain_pem", None)
+                data["recovered"]["signer"].pop("serial", None)
         return data

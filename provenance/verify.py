@@ -12,11 +12,11 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from . import fastverify, jumbf
+from . import codes, fastverify, jumbf, limits
 from . import media as media_mod
-from .errors import MediaError, c2pa_reason
+from .errors import LimitExceeded, MediaError, c2pa_reason
 from .trust import TrustAnchors, TrustPolicy
 from .verdict import (
     Generator,
@@ -41,6 +41,8 @@ class ManifestReport:
     state: str | None
     store: bytes | None  # raw manifest store, for the signer's certificate
     source: str  # "embedded" or "sidecar"
+    # Codes provenance adds about the file itself (e.g. an ignored sidecar), shown as informational.
+    notes: tuple[str, ...] = ()
 
 
 class Verifier:
@@ -72,33 +74,45 @@ class Verifier:
 
         import c2pa
 
+        if len(store) > limits.MAX_MANIFEST_STORE_BYTES:
+            raise LimitExceeded(f"the manifest store is {len(store):,} bytes, over the limit of "
+                                f"{limits.MAX_MANIFEST_STORE_BYTES:,}")
         reader = c2pa.Reader(media_mod.MANIFEST_STORE.mime, io.BytesIO(store), context=self._c2pa_context())
         return self._report(reader, store, source)
 
     def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
-        """c2pa's report for a file (embedded or sidecar manifest), or None if it has none."""
-        sidecar = media_mod.sidecar_path(path)
-        if sidecar.is_file():
-            import c2pa
+        """c2pa's report for a file (embedded or sidecar manifest), or None if it has none.
 
-            detached = sidecar.read_bytes()
-            with open(path, "rb") as stream:
-                reader = c2pa.Reader(kind.mime, stream, detached, context=self._c2pa_context())
-                return self._report(reader, detached, "sidecar")
+        An embedded manifest wins over a sidecar beside the file: whoever can drop a file in the
+        folder must not be able to replace the credentials the file carries."""
         if kind.container == "jumbf":
             raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
-        if not kind.embeddable:
-            return None
+        sidecar = media_mod.sidecar_path(path)
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-            store = jumbf.manifest_store_bytes(stream, size, kind)
-            if 0 <= self.fast_path_min_bytes <= size:
+            found = jumbf.scan(stream, size, kind)
+            has_sidecar = sidecar.is_file()
+            if found.store is None and has_sidecar:
+                return self._read_with_sidecar(stream, kind, sidecar)
+            notes = (codes.SIDECAR_IGNORED,) if has_sidecar else ()
+            if not kind.embeddable and found.store is None:
+                return None
+            too_many = found.units > limits.MAX_BOXES_FOR_C2PA
+            if too_many or 0 <= self.fast_path_min_bytes <= size:
                 try:
-                    fast = fastverify.read(stream.fileno(), kind.mime, store, self._c2pa_context)
+                    fast = fastverify.read(stream.fileno(), kind.mime, found.store, self._c2pa_context)
                     log.debug("%s: verified on the fast path (c2pa validated the manifest, provenance hashed "
                               "the file)", path)
-                    return ManifestReport(fast.report, fast.state, store, "embedded")
+                    return ManifestReport(fast.report, fast.state, found.store, "embedded", notes)
+                except fastverify.HashMismatch as e:
+                    if too_many:
+                        return ManifestReport(e.report.report, e.report.state, found.store, "embedded", notes)
+                    log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
                 except fastverify.Unavailable as e:
+                    if too_many:
+                        raise LimitExceeded(f"the file has more than {limits.MAX_BOXES_FOR_C2PA:,} boxes, too many "
+                                            f"for c2pa's full check, and provenance's own check does not apply "
+                                            f"({e})") from e
                     log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
             else:
                 why = ("fast path off" if self.fast_path_min_bytes < 0
@@ -110,20 +124,53 @@ class Verifier:
             reader = c2pa.Reader.try_create(kind.mime, stream, context=self._c2pa_context())
             if reader is None:
                 return None
-            return self._report(reader, store, "embedded")
+            if found.stores > 1:  # c2pa refuses this for BMFF; where it does not, nothing is believed
+                reader.close()
+                return self._two_stores(path, found.stores)
+            return self._report(reader, found.store, "embedded", notes)
+
+    def _read_with_sidecar(self, stream: BinaryIO, kind: media_mod.MediaType, sidecar: Path) -> ManifestReport:
+        import c2pa
+
+        with open(sidecar, "rb") as side:
+            detached = side.read(limits.MAX_MANIFEST_STORE_BYTES + 1)
+        if len(detached) > limits.MAX_MANIFEST_STORE_BYTES:
+            raise LimitExceeded(f"its sidecar {sidecar.name} is over the manifest store limit of "
+                                f"{limits.MAX_MANIFEST_STORE_BYTES:,} bytes")
+        stream.seek(0)
+        reader = c2pa.Reader(kind.mime, stream, detached, context=self._c2pa_context())
+        return self._report(reader, detached, "sidecar")
 
     @staticmethod
-    def _report(reader: Any, store: bytes | None, source: str) -> ManifestReport:
+    def _two_stores(path: Path, count: int) -> ManifestReport:
+        """A file with several embedded stores: readers may each pick another, so none is believed."""
+        failure = {"code": codes.SEVERAL_STORES,
+                   "explanation": f"{path} embeds {count} C2PA manifest stores"}
+        return ManifestReport({"validation_status": [failure]}, "Invalid", None, "embedded")
+
+    @staticmethod
+    def _report(reader: Any, store: bytes | None, source: str, notes: tuple[str, ...] = ()) -> ManifestReport:
         with reader:
-            return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source)
+            return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source, notes)
 
     def verify(self, path: str | os.PathLike[str]) -> Verdict:
-        """Never raises for a bad file: problems become an `error` verdict."""
+        """Never raises for a bad file: problems become an `error` verdict (a bug in here too)."""
         p = Path(path)
+        given = self.anchors is not None
+        try:
+            return self._verify(p)
+        except Exception as e:  # a bug must cost this file its verdict, never the run its output
+            log.debug("%s: internal error", p, exc_info=True)
+            return Verdict(str(p), Outcome.ERROR, trust_anchors_given=given,
+                           error=f"{p}: internal error: {type(e).__name__}: {e}; please report it")
+
+    def _verify(self, p: Path) -> Verdict:
         given = self.anchors is not None
         try:
             kind = media_mod.detect(p)
             report = self.read(p, kind)
+        except LimitExceeded as e:
+            return Verdict(str(p), Outcome.ERROR, error=f"{p}: refused: {e.message}", trust_anchors_given=given)
         except MediaError as e:
             return Verdict(str(p), Outcome.ERROR, error=e.message, trust_anchors_given=given)
         except OSError as e:
@@ -184,7 +231,10 @@ def _claim_generator(manifest: dict[str, Any]) -> str | None:
 
 
 def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str, Any]) -> Signer | None:
-    """The signer's real certificate from the COSE x5chain; c2pa's summary as a fallback."""
+    """The signer's real certificate from the COSE x5chain; c2pa's summary as a fallback.
+
+    Raises UnreadableSigner when the manifest carries a certificate that cannot be read: c2pa
+    accepted bytes that provenance cannot describe, so nothing may be said about who signed."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
 
@@ -193,10 +243,8 @@ def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str
     if chain:
         try:
             certs = [x509.load_der_x509_certificate(der) for der in chain]
-        except ValueError:
-            certs = []
-        if certs:
             leaf = certs[0]
+            # cryptography parses names and dates lazily: a malformed one raises here, not on load.
             return Signer(
                 subject=leaf.subject.rfc4514_string(),
                 issuer=leaf.issuer.rfc4514_string(),
@@ -204,11 +252,35 @@ def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str
                 not_before=leaf.not_valid_before_utc.isoformat(),
                 not_after=leaf.not_valid_after_utc.isoformat(),
                 chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs),
+                serial=str(leaf.serial_number),
             )
+        except ValueError as e:
+            raise UnreadableSigner(f"the signer's certificate cannot be read ({e})") from e
     info = manifest.get("signature_info") or {}
     if info.get("common_name") or info.get("issuer"):
         return Signer(subject=f"CN={info.get('common_name', '?')}", issuer=f"O={info.get('issuer', '?')}", sha256="")
     return None
+
+
+class UnreadableSigner(ValueError):
+    """The certificate in a manifest cannot be parsed by provenance."""
+
+
+def _identity(report: ManifestReport, label: str | None, manifest: dict[str, Any]) -> tuple[Signer | None, str | None]:
+    """The signer of the manifest c2pa validated, and why its identity is in doubt (None when it is not)."""
+    store = report.store
+    if store is not None and label is not None:
+        problem = jumbf.identity_problem(store, label, report.report.get("manifests", {}).keys())
+        if problem is not None:
+            return None, problem
+    try:
+        signer = signer_from_store(store, label, manifest)
+    except UnreadableSigner as e:
+        return None, str(e)
+    serial = (manifest.get("signature_info") or {}).get("cert_serial_number")
+    if signer is not None and signer.serial and serial and str(serial) != signer.serial:
+        return None, "the certificate c2pa validated is not the one in the manifest's signature"
+    return signer, None
 
 
 def _timestamp(manifest: dict[str, Any], store: bytes | None, label: str | None) -> Timestamp | None:
@@ -269,12 +341,19 @@ def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: boo
     # An ingredient's failure recorded at signing time must not hide behind a valid active manifest.
     failures = _unique_sorted([*failures, *(c for i in ingredients for c in i.failure_codes)])
     outcome = _STATE.get(report.state or "", Outcome.INVALID)
+    signer, doubt = _identity(report, label, manifest) if label else (None, None)
+    if doubt is not None:
+        # Nothing the manifest says can be attributed to anyone: keep only why.
+        return Verdict(path=path, verdict=Outcome.INVALID, failure_codes=_unique_sorted([*failures, codes.IDENTITY]),
+                       manifest_label=label, manifest_source=report.source, trust_anchors_given=anchors_given,
+                       trust_failures=(doubt,))
     if any(i.verdict is Outcome.INVALID for i in ingredients):
         outcome = Outcome.INVALID
     elif outcome is Outcome.TRUSTED and UNTRUSTED in failures:
         outcome = Outcome.VALID
     source_type, generator = _disclosure(manifest)
-    informational = _unique_sorted(_codes(results.get("activeManifest", {}).get("informational", [])))
+    informational = _unique_sorted([*_codes(results.get("activeManifest", {}).get("informational", [])),
+                                    *report.notes])
     return Verdict(
         path=path,
         verdict=outcome,
@@ -283,7 +362,7 @@ def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: boo
         generator=generator,
         claim_generator=_claim_generator(manifest),
         title=manifest.get("title"),
-        signer=signer_from_store(report.store, label, manifest),
+        signer=signer,
         timestamp=_timestamp(manifest, report.store, label),
         failure_codes=failures,
         informational_codes=informational,
