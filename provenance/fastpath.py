@@ -41,6 +41,7 @@ from . import bmff
 from .bmff import BMFF_VIDEO_TYPES
 from .bmffhash import HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store, store_from_box
 from .errors import SigningError
+from .manifest import signing_context
 from .threads import Worker
 
 if TYPE_CHECKING:
@@ -222,7 +223,7 @@ class _Builders:
         first = [hash_binding] if hash_binding is not None else []
         definition["assertions"] = [*first, *self.definition.get("assertions", []), *late]
         try:
-            context = c2pa.Context(signer=self.credentials.c2pa_signer())
+            context = signing_context(self.credentials.c2pa_signer())
             self.opened.append(context)
             builder = c2pa.Builder(json.dumps(definition), context=context)
             self.opened.append(builder)
@@ -246,7 +247,7 @@ def builder_with(builder: Any, definition: dict[str, Any], ingredient_ids: Seque
     archives = [_ingredient_archive(builder, ingredient_id) for ingredient_id in ingredient_ids]
     manifest = dict(definition)
     manifest["assertions"] = [*definition.get("assertions", []), *extra_assertions]
-    rebuilt = c2pa.Builder(json.dumps(manifest))
+    rebuilt = c2pa.Builder(json.dumps(manifest), context=signing_context())
     for archive in archives:
         rebuilt.add_ingredient_from_archive(io.BytesIO(archive))
     if not embedded:

@@ -91,3 +91,16 @@ def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]
 
 def parent_ingredient(title: str, mime: str) -> dict[str, Any]:
     return {"title": title, "format": mime, "relationship": "parentOf", "label": PARENT_INGREDIENT_LABEL}
+
+
+# c2pa leaves `free` and `skip` boxes out of the BMFF hash by default, so bytes could be added to a
+# signed clip without breaking its signature. Ours hash them: only the C2PA box itself, `ftyp` and
+# `mfra` (whose contents change when the manifest is embedded) stay out.
+SIGNING_SETTINGS: dict[str, Any] = {"builder": {"bmff_hash_exclude_free_and_skip_boxes": False}}
+
+
+def signing_context(signer: Any = None) -> Any:
+    """A c2pa Context for building and signing manifests (with `signer` when given)."""
+    import c2pa
+
+    return c2pa.Context(settings=c2pa.Settings.from_dict(SIGNING_SETTINGS), signer=signer)

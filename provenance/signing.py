@@ -21,7 +21,7 @@ from .errors import (
     c2pa_reason,
 )
 from .fastpath import BackgroundAssertions, LateAssertions, builder_with, sign_embedded
-from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient
+from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient, signing_context
 from .signers import SigningCredentials
 from .softbinding import SoftBinding
 
@@ -90,7 +90,7 @@ def sign(
     manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
     soft: _SoftBindingJob | None = None
     try:
-        builder = c2pa.Builder(json.dumps(manifest))
+        builder = c2pa.Builder(json.dumps(manifest), context=signing_context())
         if parent is not None:
             _add_parent(builder, Path(parent))
         if detached:
