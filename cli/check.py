@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from provenance.errors import UsageError
+from provenance.limits import DEFAULT_FILE_TIMEOUT
 from provenance.reports import FORMATS
 
 from .errors import EXIT_FAILED, EXIT_OK
@@ -66,6 +67,10 @@ def _append_step_summary(markdown: str) -> None:
               help="Write the report to this file (atomically) instead of stdout.  [env: PROVENANCE_CHECK_OUTPUT]")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, envvar="PROVENANCE_JOBS",
               help="Worker processes; 0 means one per available core.  [default: 0]  [env: PROVENANCE_JOBS]")
+@click.option("--file-timeout", type=click.FloatRange(min=0), default=DEFAULT_FILE_TIMEOUT, metavar="SECONDS",
+              envvar="PROVENANCE_FILE_TIMEOUT",
+              help="A file that takes longer to verify is reported as an error and the run goes on; 0 for no "
+                   f"limit.  [default: {DEFAULT_FILE_TIMEOUT:g}]  [env: PROVENANCE_FILE_TIMEOUT]")
 @click.option("--include", multiple=True, metavar="GLOB", envvar="PROVENANCE_INCLUDE",
               help="Only check files matching this gitignore-style glob (repeatable).  "
                    "[env: PROVENANCE_INCLUDE, space-separated]")
@@ -84,7 +89,8 @@ def _append_step_summary(markdown: str) -> None:
 @resolver_option
 def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | None,
           tsa_trust_anchors: Path | None, allowed_signers: tuple[str, ...], report_format: str,
-          output: Path | None, jobs: int, include: tuple[str, ...], exclude: tuple[str, ...], root: Path,
+          output: Path | None, jobs: int, file_timeout: float, include: tuple[str, ...], exclude: tuple[str, ...],
+          root: Path,
           progress: bool | None, recovery: bool, store: str | None, resolver: str | None) -> None:
     """Check every media file under PATHS (default: .) against a provenance policy.
 
@@ -138,7 +144,7 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
 
         report = run_check(list(paths) or [Path(".")], root=root, policy=loaded_policy, anchors=anchors,
                            tsa_anchors=tsa_anchors, jobs=jobs or None, include=include, exclude=exclude,
-                           on_start=on_start, on_progress=on_progress,
+                           on_start=on_start, on_progress=on_progress, timeout=file_timeout or None,
                            recovery=RecoverySource(store_location(store), resolver) if recovery else None)
 
     if output is not None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from .. import limits
+from ..errors import ProvenanceError
 from ..trust import TrustAnchors
 from ..verdict import Outcome, Verdict
 from .policy import Policy
@@ -131,19 +133,11 @@ def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
     _worker_recoverer = recovery.open(_worker_verifier) if recovery is not None else None
 
 
-def _warm_up() -> None:
-    """A no-op task whose only effect is to make the pool start its workers now."""
-
-
 def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = None) -> tuple[Verdict, float]:
     from ..errors import ProvenanceError
 
     start = time.perf_counter()
-    try:
-        verdict = verifier.verify(path)
-    except Exception as e:  # a verifier bug must fail this file, not the whole run
-        verdict = Verdict(str(path), Outcome.ERROR, error=f"{path}: verification failed: {type(e).__name__}: {e}",
-                          trust_anchors_given=verifier.anchors is not None)
+    verdict = verifier.verify(path)  # never raises: a bug becomes this file's `error` verdict
     if recoverer is not None:
         # Recovery only adds information; if the repository fails the file is judged without it (fail closed).
         with contextlib.suppress(ProvenanceError):
@@ -151,18 +145,17 @@ def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = No
     return verdict, time.perf_counter() - start
 
 
-def _verify_chunk(paths: list[Path]) -> list[tuple[Verdict, float]]:
-    assert _worker_verifier is not None, "worker not initialised"
-    return [_verify_one(_worker_verifier, p, _worker_recoverer) for p in paths]
+def _worker_main(conn: Connection, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+                 recovery: RecoverySource | None) -> None:
+    """A worker process: verifies the paths it is sent, one at a time, until it is sent None."""
+    _init_worker(anchors, tsa_anchors, recovery)
+    assert _worker_verifier is not None
+    conn.send(None)  # ready: the time limit of the first file starts now, not before c2pa is loaded
+    while (path := conn.recv()) is not None:
+        conn.send(_verify_one(_worker_verifier, path, _worker_recoverer))
 
 
 # ---- parent side ---------------------------------------------------------------------------------
-
-def _chunks(items: list[Path], jobs: int) -> list[list[Path]]:
-    # Small enough to balance the load at the end and move the progress bar, big enough to keep IPC cheap.
-    size = max(1, min(16, len(items) // (jobs * 16)))
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     # fork is the cheapest start on Linux; the parent has no threads and has not loaded c2pa's library.
@@ -170,44 +163,82 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-class VerificationPool:
-    """Verifies files in `jobs` worker processes (in this process when jobs is 1).
+class VerifierCrashed(ProvenanceError):
+    """Worker processes die before verifying anything (a broken install, not a bad file)."""
 
-    Entering the pool starts a couple of workers at once, so they load c2pa while
-    the caller is still finding the files; the others start when work is submitted
-    (so checking one file on a many-core machine does not start a process per core).
+    remedy = "Re-run with --jobs 1 --file-timeout 0 --verbose to see why."
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    ready: bool = False
+    task: int | None = None  # index of the file it is verifying
+    deadline: float = 0.0
+
+
+class VerificationPool:
+    """Verifies files in `jobs` worker processes, each file within `timeout` seconds.
+
+    A file over its time limit, or one that kills its worker (a crash in native code), becomes an
+    `error` verdict; its worker is replaced and the run goes on. With one job and no time limit
+    the files are verified in this process. Entering the pool starts a couple of workers at once,
+    so they load c2pa while the caller is still finding the files.
     """
 
     warm_workers = 2
 
     def __init__(self, anchors: TrustAnchors | None, jobs: int, *, tsa_anchors: TrustAnchors | None = None,
-                 recovery: RecoverySource | None = None) -> None:
+                 recovery: RecoverySource | None = None, timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> None:
         self.anchors = anchors
         self.tsa_anchors = tsa_anchors
         self.recovery = recovery
         self.jobs = max(1, jobs)
-        self._executor: ProcessPoolExecutor | None = None
+        self.timeout = timeout if timeout and timeout > 0 else None
+        self._workers: list[_Worker] = []
+
+    @property
+    def in_process(self) -> bool:
+        return self.jobs == 1 and self.timeout is None
 
     def __enter__(self) -> VerificationPool:
-        if self.jobs > 1:
-            self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_pool_context(),
-                                                 initializer=_init_worker,
-                                                 initargs=(self.anchors, self.tsa_anchors, self.recovery))
+        if not self.in_process:
             for _ in range(min(self.jobs, self.warm_workers)):
-                self._executor.submit(_warm_up)
+                self._workers.append(self._start())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            # On an error or Ctrl-C, drop the queued work instead of finishing it.
-            self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
-            self._executor = None
+        for worker in self._workers:
+            self._stop(worker, kill=exc[0] is not None)
+        self._workers.clear()
+
+    def _start(self) -> _Worker:
+        ctx = _pool_context()
+        parent, child = ctx.Pipe()
+        process = ctx.Process(  # type: ignore[attr-defined]
+            target=_worker_main, args=(child, self.anchors, self.tsa_anchors, self.recovery), daemon=True,
+            name="provenance-check")
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    @staticmethod
+    def _stop(worker: _Worker, *, kill: bool) -> None:
+        if not kill and worker.task is None:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+            worker.process.join(5)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
 
     def verify(self, paths: Sequence[Path], on_progress: ProgressCallback | None = None,
                ) -> list[tuple[Verdict, float]]:
         """Verdicts (and seconds spent on each) for `paths`, in the same order."""
         items = list(paths)
-        if self._executor is None:
+        if self.in_process:
             verifier = _new_verifier(self.anchors, self.tsa_anchors)
             recoverer = self.recovery.open(verifier) if self.recovery is not None else None
             out = []
@@ -221,33 +252,72 @@ class VerificationPool:
                     recoverer.close()
             return out
 
-        results: dict[Path, tuple[Verdict, float]] = {}
-        futures: dict[Future[list[tuple[Verdict, float]]], list[Path]] = {
-            self._executor.submit(_verify_chunk, chunk): chunk for chunk in _chunks(items, self.jobs)
-        }
-        for future in as_completed(futures):
-            chunk = futures[future]
-            try:
-                done = future.result()
-            except BrokenProcessPool:  # a worker died (e.g. a crash in native code): fail closed
-                done = [(_crashed(p, self.anchors), 0.0) for p in chunk]
-            results.update(zip(chunk, done, strict=True))
+        while len(self._workers) < min(self.jobs, len(items)):
+            self._workers.append(self._start())
+        results: dict[int, tuple[Verdict, float]] = {}
+        pending = list(range(len(items)))[::-1]  # popped from the end, in path order
+
+        def finish(index: int, result: tuple[Verdict, float]) -> None:
+            results[index] = result
             if on_progress:
-                on_progress(len(chunk))
-        return [results[p] for p in items]
+                on_progress(1)
+
+        while len(results) < len(items):
+            for worker in self._workers:
+                if worker.ready and worker.task is None and pending:
+                    worker.task = pending.pop()
+                    worker.deadline = time.monotonic() + (self.timeout or 0)
+                    worker.conn.send(items[worker.task])
+            busy = [w for w in self._workers if w.task is not None or not w.ready]
+            wait = None
+            if self.timeout is not None and any(w.task is not None for w in busy):
+                wait = max(0.0, min(w.deadline for w in busy if w.task is not None) - time.monotonic())
+            for conn in cast(list[Connection], multiprocessing.connection.wait([w.conn for w in busy], wait)):
+                worker = next(w for w in self._workers if w.conn is conn)
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):  # the worker died: a crash in native code
+                    if worker.task is None:  # before it took any file: it cannot start at all
+                        raise VerifierCrashed("a verification worker process exited while starting") from None
+                    finish(worker.task, (_crashed(items[worker.task], self.anchors), 0.0))
+                    self._replace(worker)
+                    continue
+                if worker.task is None:
+                    worker.ready = True
+                else:
+                    finish(worker.task, message)
+                    worker.task = None
+            now = time.monotonic()
+            for worker in list(self._workers):
+                if self.timeout is not None and worker.task is not None and now >= worker.deadline:
+                    finish(worker.task, (_timed_out(items[worker.task], self.anchors, self.timeout), self.timeout))
+                    self._replace(worker)
+        return [results[i] for i in range(len(items))]
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.task = None
+        self._stop(worker, kill=True)
+        self._workers[self._workers.index(worker)] = self._start()
 
 
 def verify_files(paths: Sequence[Path], anchors: TrustAnchors | None, *, jobs: int,
                  tsa_anchors: TrustAnchors | None = None, recovery: RecoverySource | None = None,
-                 on_progress: ProgressCallback | None = None) -> list[tuple[Verdict, float]]:
+                 on_progress: ProgressCallback | None = None,
+                 timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> list[tuple[Verdict, float]]:
     """Verdicts (and seconds spent) for `paths`, in the same order, with up to `jobs` worker processes."""
-    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors, recovery=recovery) as pool:
+    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors, recovery=recovery,
+                          timeout=timeout) as pool:
         return pool.verify(paths, on_progress)
 
 
 def _crashed(path: Path, anchors: TrustAnchors | None) -> Verdict:
     return Verdict(str(path), Outcome.ERROR, trust_anchors_given=anchors is not None,
-                   error=f"{path}: the verifier process crashed while checking this file or one near it")
+                   error=f"{path}: the verifier process crashed while checking this file")
+
+
+def _timed_out(path: Path, anchors: TrustAnchors | None, timeout: float) -> Verdict:
+    return Verdict(str(path), Outcome.ERROR, trust_anchors_given=anchors is not None,
+                   error=f"{path}: verification took longer than the {timeout:g} s limit (--file-timeout)")
 
 
 def _relabel(verdict: Verdict, candidate: Candidate) -> Verdict:
@@ -260,11 +330,12 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAn
           tsa_anchors: TrustAnchors | None = None, jobs: int | None = None, include: Sequence[str] = (),
           exclude: Sequence[str] = (), recovery: RecoverySource | None = None,
           on_start: Callable[[int], None] | None = None, on_progress: ProgressCallback | None = None,
-          ) -> CheckReport:
+          timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> CheckReport:
     """Check every media file under `paths` against `policy`; results sorted by path.
 
     `anchors` and `tsa_anchors` override the policy's trust_anchors and tsa_trust_anchors. With
-    `recovery`, files whose credentials are gone are looked up in that manifest repository.
+    `recovery`, files whose credentials are gone are looked up in that manifest repository. A file
+    that takes longer than `timeout` seconds (None or 0: no limit) is an `error`.
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
@@ -276,7 +347,8 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAn
     if tsa_anchors is None and policy.tsa_trust_anchors is not None:
         tsa_anchors = load_anchors(policy.tsa_trust_anchors)
     ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None)
-    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, recovery=recovery) as pool:
+    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, recovery=recovery,
+                          timeout=timeout) as pool:
         candidates = discover(paths, root=root, include=include, exclude=exclude)
         if on_start:
             on_start(len(candidates))
