@@ -101,7 +101,8 @@ def test_manifest_store_over_the_limit_is_refused_before_c2pa(tmp_path: Path, si
     grow = limits.MAX_MANIFEST_STORE_BYTES + 1
     box = signed[offset:offset + size]
     huge = struct.pack(">I", size + grow) + box[4:] + b"\0" * grow
-    verdict = _verifier(fast).verify(_write(tmp_path, "huge-store.mp4", signed[:offset] + huge + signed[offset + size:]))
+    target = _write(tmp_path, "huge-store.mp4", signed[:offset] + huge + signed[offset + size:])
+    verdict = _verifier(fast).verify(target)
     assert verdict.verdict is Outcome.ERROR
     assert "over the limit" in (verdict.error or "")
 
