@@ -19,7 +19,7 @@ import c2pa
 import pytest
 
 from provenance import bmff, fastpath, jumbf, media, signers, signing
-from provenance.manifest import Disclosure, definition, parent_ingredient
+from provenance.manifest import Disclosure, definition, parent_ingredient, signing_context
 from provenance.pki import DevPki
 from provenance.trust import load_anchors
 from provenance.verdict import Outcome
@@ -96,9 +96,9 @@ def comparable(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def public_sign(src: Path, out: Path, mime: str, pki: DevPki, manifest: dict[str, Any],
                 parent: Path | None = None) -> None:
-    """c2pa's public API, called directly: the reference output."""
+    """c2pa's public API, called directly with provenance's settings: the reference output."""
     credentials = signers.from_pem_files(pki.signer_chain, pki.signer_key)
-    builder = c2pa.Builder(json.dumps(manifest))
+    builder = c2pa.Builder(json.dumps(manifest), context=signing_context())
     if parent is not None:
         with open(parent, "rb") as stream:
             builder.add_ingredient(json.dumps(parent_ingredient(parent.name, "video/mp4")), "video/mp4", stream)
