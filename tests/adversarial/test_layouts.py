@@ -240,3 +240,16 @@ def test_one_bad_file_does_not_silence_the_others(tmp_path: Path, signed: bytes,
     shown = run_cli("trust", "show", bad)
     assert shown.code == 1 and "certificate in the manifest is malformed" in shown.stderr
     assert "Traceback" not in shown.stderr
+
+
+def test_a_bug_in_the_reader_becomes_an_error_verdict(signed_clip: Path) -> None:
+    """The safety net itself: whatever goes wrong inside, verify answers with a verdict."""
+
+    class BuggyVerifier(Verifier):
+        def read(self, path: Path, kind: object) -> None:  # type: ignore[override]
+            raise KeyError("a bug")
+
+    verdict = BuggyVerifier().verify(signed_clip)
+    assert verdict.verdict is Outcome.ERROR
+    assert verdict.error == f"{signed_clip}: internal error: KeyError: 'a bug'; please report it"
+    assert not verdict.passed
