@@ -17,7 +17,8 @@ resolver_option = click.option(
 recovery_option = click.option(
     "--recovery/--no-recovery", default=True, show_default=True, envvar="PROVENANCE_RECOVERY",
     help="For a file without credentials (or whose content changed), look its ISCC Video-Codes (whole clip and "
-         "2-second windows) up in the manifest repository and report the original credentials.  "
+         "2-second windows) up in the manifest repository and report every manifest claiming its content (only a "
+         "trusted one counts as the original credentials).  "
          "[env: PROVENANCE_RECOVERY]")
 
 soft_binding_option = click.option(

@@ -11,6 +11,11 @@ without the asset it was bound to, so its hard binding cannot match anything and
 claim signature, assertion hashes and signer trust are checked as usual. The fingerprint distance
 is recomputed from the soft binding inside that signed manifest, so a resolver's word is never
 taken for it.
+
+Anyone who can register a manifest can register one for any content, so every match within the
+threshold is checked (up to MAX_CANDIDATES, a resource limit; reaching it is reported), the best is
+chosen by its own verdict first (trusted, then valid, then invalid) and distance second, and every
+match is kept as a claimant, so a competing claim is shown, never silently dropped or preferred.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Any
 from . import softbinding
 from .errors import ProvenanceError, RepositoryError, SoftBindingError, c2pa_reason
 from .repository import Entry, Lookup, Repository, open_repository
-from .verdict import Outcome, Recovered, Verdict
+from .repository.base import MAX_LOOKUP_RESULTS
+from .verdict import Claimant, Outcome, Recovered, Verdict
 from .verify import UNTRUSTED, ManifestReport, Verifier, verdict_from_report
 
 HARD_BINDING_MISMATCH = frozenset({
@@ -33,7 +39,9 @@ HARD_BINDING_MISMATCH = frozenset({
     "assertion.collectionHash.mismatch",
 })
 TRUSTED = "signingCredential.trusted"
-CANDIDATES = 5  # repository matches whose manifests are fetched and checked
+# The most repository matches whose manifest stores one file's recovery fetches and validates: a
+# resource limit (a store is read by c2pa in milliseconds), far above what honest registrations reach.
+MAX_CANDIDATES = MAX_LOOKUP_RESULTS
 # Segment codes a registered manifest may bring (signing records at most softbinding.MAX_SEGMENTS);
 # the bound keeps one submission from filling the index.
 MAX_REGISTERED_SEGMENTS = 8 * softbinding.MAX_SEGMENTS
@@ -129,7 +137,7 @@ class Recoverer:
     """Looks up files whose credentials are gone; reusable across files."""
 
     def __init__(self, lookup: Lookup, verifier: Verifier, *,
-                 threshold: int = softbinding.MATCH_THRESHOLD, candidates: int = CANDIDATES) -> None:
+                 threshold: int = softbinding.MATCH_THRESHOLD, candidates: int = MAX_CANDIDATES) -> None:
         self.lookup = lookup
         self.verifier = verifier
         self.threshold = threshold
@@ -153,9 +161,15 @@ class Recoverer:
         return verdict if found is None else replace(verdict, recovered=found)
 
     def best_match(self, query: softbinding.SoftBinding) -> Recovered | None:
-        """The nearest registered manifest that really matches; on a tie, the best-validating one."""
+        """The best registered manifest that really matches, with every other match as a claimant.
+
+        Best means the best verdict of its own (trusted, valid, invalid), then the nearest: a flood of
+        nearer registrations by an untrusted signer never outranks a trusted one.
+        """
+        limit = min(self.candidates, self.lookup.result_limit)
+        matches = self.lookup.match(softbinding.ALG, query.query_value, limit)
         found: list[Recovered] = []
-        for match in self.lookup.match(softbinding.ALG, query.query_value, self.candidates):
+        for match in matches[:limit]:  # a remote resolver may send more than asked
             store = self.lookup.manifest_store(match.manifest_id)
             if store is None:
                 continue
@@ -177,7 +191,20 @@ class Recoverer:
                 digital_source_type=v.digital_source_type,
                 source=self.lookup.location,
             ))
-        return min(found, key=lambda r: (r.distance, _RANK.get(r.verdict, len(_RANK))), default=None)
+        if not found:
+            return None
+        found.sort(key=lambda r: (_RANK.get(r.verdict, len(_RANK)), r.distance, r.manifest_id))
+        claimants = tuple(Claimant(
+            manifest_id=r.manifest_id,
+            distance=r.distance,
+            verdict=r.verdict,
+            signer_subject=r.signer.subject if r.signer else None,
+            signer_sha256=r.signer.sha256 if r.signer else None,
+            ai_generated=r.ai_generated,
+            digital_source_type=r.digital_source_type,
+        ) for r in found)
+        return replace(found[0], claimants=claimants, limit_reached=len(matches) >= limit)
+
 
 def register(repository: Repository, manifest_store: bytes, verifier: Verifier | None = None) -> Entry:
     """Validate a freshly signed manifest store and keep it in the repository; its entry."""

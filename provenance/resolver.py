@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from .errors import RepositoryError
 from .repository import Match
+from .repository.base import MAX_RESULTS
 from .softbinding import UNIT_BITS
 
 MAX_MANIFEST_STORE = 64 * 1024 * 1024  # larger answers are refused, as jumbf.py refuses larger stores
@@ -38,6 +39,11 @@ class Resolver:
     def location(self) -> str:
         return self.url
 
+    @property
+    def result_limit(self) -> int:
+        """The API's own bound on maxResults."""
+        return MAX_RESULTS
+
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         import httpx
 
@@ -65,8 +71,8 @@ class Resolver:
     def match(self, alg: str, value: bytes, max_results: int = 10) -> list[Match]:
         """POST /matches/byBinding (queryByLargeBinding: no URL length limits)."""
         body = {"alg": alg, "value": base64.b64encode(value).decode("ascii")}
-        response = self._request("POST", f"{self.url}/matches/byBinding", params={"maxResults": max_results},
-                                 json=body)
+        response = self._request("POST", f"{self.url}/matches/byBinding",
+                                 params={"maxResults": min(max_results, MAX_RESULTS)}, json=body)
         if response.status_code != 200:
             raise self._failed(response, "the soft-binding query")
         try:

@@ -97,8 +97,22 @@ class Ingredient:
 
 
 @dataclass(frozen=True)
+class Claimant:
+    """One registered manifest that matches a file's fingerprint: anyone may register one for any content,
+    so every match is listed, with its signer's certificate fingerprint."""
+
+    manifest_id: str
+    distance: int
+    verdict: Outcome  # the manifest store's own verdict, validated on its own
+    signer_subject: str | None
+    signer_sha256: str | None  # hex SHA-256 of the signer's leaf certificate
+    ai_generated: bool | None
+    digital_source_type: str | None
+
+
+@dataclass(frozen=True)
 class Recovered:
-    """Credentials found again in a manifest repository by fingerprint."""
+    """Credentials found again in a manifest repository by fingerprint: the best of the matching manifests."""
 
     manifest_id: str
     distance: int
@@ -108,6 +122,10 @@ class Recovered:
     ai_generated: bool | None
     digital_source_type: str | None
     source: str  # store path or resolver URL
+    # Every matching manifest whose store could be read, best first (this one included).
+    claimants: tuple[Claimant, ...] = ()
+    # The lookup returned as many matches as recovery checks at most: more may exist, unchecked.
+    limit_reached: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,8 @@ class Verdict:
         ]
         if self.recovered is not None:
             data["recovered"]["verdict"] = self.recovered.verdict.value
+            data["recovered"]["claimants"] = [{**c, "verdict": c["verdict"].value}
+                                              for c in data["recovered"]["claimants"]]
             if data["recovered"]["signer"] is not None:
                 data["recovered"]["signer"].pop("chain_pem", None)
                 data["recovered"]["signer"].pop("serial", None)

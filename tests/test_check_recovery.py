@@ -1,5 +1,6 @@
 """`check` with a manifest repository: a stripped clip's recovered AI disclosure can satisfy
-require_ai_disclosure (when the policy says so), but never stands in for credentials on the file."""
+require_ai_disclosure (when the policy says so, and the recovered manifest is trusted under the trust
+anchors), but never stands in for credentials on the file."""
 
 from __future__ import annotations
 
@@ -46,16 +47,26 @@ def check_json(root: Path, *args: object) -> tuple[int, dict[str, dict]]:  # typ
     return result.code, files
 
 
-def test_recovered_disclosure_satisfies_policy_but_not_credentials(tree: tuple[Path, Path]) -> None:
+def test_recovered_disclosure_satisfies_policy_but_not_credentials(tree: tuple[Path, Path], pki: DevPki) -> None:
     root, store = tree
-    code, files = check_json(root, "--store", store)
+    code, files = check_json(root, "--store", store, "--trust-anchors", pki.root_ca)
     upload, signed = files["uploads/stripped.mp4"], files["signed/stripped.mp4"]
     assert upload["verdict"] == "unsigned" and upload["recovered"]["ai_generated"] is True
+    assert upload["recovered"]["verdict"] == "trusted"
     assert upload["violations"] == []
     # The same recovered credentials do not count as credentials on the file itself.
     assert signed["recovered"] is not None
     assert [v["rule"] for v in signed["violations"]] == ["missing-credentials"]
     assert code == 1
+
+
+def test_an_untrusted_recovered_disclosure_does_not_count(tree: tuple[Path, Path]) -> None:
+    """Without trust anchors nothing recovered is trusted: anyone could have registered it."""
+    root, store = tree
+    _, files = check_json(root, "--store", store)
+    upload = files["uploads/stripped.mp4"]
+    assert upload["recovered"]["verdict"] == "valid" and upload["recovered"]["ai_generated"] is True
+    assert [v["rule"] for v in upload["violations"]] == ["missing-ai-disclosure"]
 
 
 def test_without_recovery_the_upload_fails(tree: tuple[Path, Path]) -> None:

@@ -16,7 +16,7 @@ from typing import ClassVar, Protocol
 
 from ..codes import explain
 from ..errors import PolicyError
-from ..verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Outcome, Recovered, Verdict
+from ..verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Claimant, Outcome, Verdict
 from .policy import Policy, Scope
 
 # What counts as an AI disclosure for require_ai_disclosure.
@@ -163,11 +163,24 @@ class AllowedSigners:
         return [Violation(self.info.id, f"signed by {who}, who is not in allowed_signers")]
 
 
-def _recovered_ai(recovered: Recovered | None) -> Recovered | None:
-    """Recovered credentials that are themselves intact and declare AI generation."""
-    if recovered is None or recovered.verdict not in INTACT:
-        return None
-    return recovered if recovered.digital_source_type in AI_DISCLOSURE_TYPES else None
+def _trusted_recovered(verdict: Verdict) -> list[Claimant]:
+    """The recovered manifests a rule may count: only trusted ones, under the verifier's trust anchors.
+
+    Anyone can register a manifest claiming any content, so an untrusted one (or any, without
+    anchors) neither creates nor lifts a violation; it is shown as information only.
+    """
+    r = verdict.recovered
+    if r is None or not verdict.trust_anchors_given:
+        return []
+    # Recovered built by hand (no claimants) stands for itself.
+    claims = r.claimants or (Claimant(r.manifest_id, r.distance, r.verdict, r.signer.subject if r.signer else None,
+                                      r.signer.sha256 if r.signer else None, r.ai_generated, r.digital_source_type),)
+    return [c for c in claims if c.verdict is Outcome.TRUSTED]
+
+
+def _by(claimant: Claimant) -> str:
+    who = claimant.signer_subject or "an unknown signer"
+    return who + (f" (SHA-256 {claimant.signer_sha256})" if claimant.signer_sha256 else "")
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,8 @@ class RequireAiDisclosure:
         "Files matched by require_ai_disclosure must carry intact credentials whose digitalSourceType is "
         "trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia. With "
         "accept_recovered_ai_disclosure, such a disclosure recovered from a manifest repository also "
-        "counts (it never counts as a signature).",
+        "counts when the recovered manifest is itself trusted under the trust anchors (it never counts "
+        "as a signature).",
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
@@ -188,7 +202,8 @@ class RequireAiDisclosure:
             return []
         if verdict.verdict in INTACT and verdict.digital_source_type in AI_DISCLOSURE_TYPES:
             return []
-        if self.accept_recovered and _recovered_ai(verdict.recovered) is not None:
+        if self.accept_recovered and any(c.digital_source_type in AI_DISCLOSURE_TYPES
+                                         for c in _trusted_recovered(verdict)):
             return []
         if verdict.verdict is Outcome.UNSIGNED:
             message = "has no Content Credentials, so no AI disclosure, and the policy requires one"
@@ -205,7 +220,8 @@ class ForbidAi:
         "forbidden-ai", "ForbiddenAi",
         "The file is declared AI-generated where the policy forbids it.",
         "Files matched by forbid_ai (e.g. camera originals) must not be declared AI-generated, neither by "
-        "their own credentials nor by credentials recovered for them.",
+        "their own credentials nor by trusted credentials recovered for them (an untrusted recovered "
+        "manifest is information only: anyone can register one).",
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
@@ -214,11 +230,11 @@ class ForbidAi:
         if verdict.verdict in INTACT and verdict.ai_generated:
             kind = _short_type(verdict.digital_source_type)
             return [Violation(self.info.id, f"is declared AI-generated ({kind}), which the policy forbids here")]
-        recovered = verdict.recovered
-        if recovered is not None and recovered.verdict in INTACT and recovered.ai_generated:
-            kind = _short_type(recovered.digital_source_type)
-            return [Violation(self.info.id, f"recovered credentials declare it AI-generated ({kind}), "
-                                            "which the policy forbids here")]
+        claimant = next((c for c in _trusted_recovered(verdict) if c.ai_generated), None)
+        if claimant is not None:
+            kind = _short_type(claimant.digital_source_type)
+            return [Violation(self.info.id, f"trusted recovered credentials signed by {_by(claimant)} declare it "
+                                            f"AI-generated ({kind}), which the policy forbids here")]
         return []
 
 

@@ -17,6 +17,11 @@ what the index missed against a full scan). Candidates' full distances are then 
 A copy's lookup (51 codes) costs at most 966 index probes, any query (MAX_QUERY_CODES) 1 148,
 whatever the repository's size, and random 18-bit band collisions stay rare
 (bench/repository_lookup.py).
+
+Anyone able to register can register a manifest for any content, as often as they like. When more
+entries match than a lookup may return, each signer's nearest entries are kept first (by the leaf
+certificate fingerprint recorded with each entry), so one signer's flood of registrations never
+crowds out another signer's match.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import UsageError
 from ..softbinding import ALG, MATCH_THRESHOLD, UNIT_BITS, UNIT_BYTES, Segment, SoftBinding, video_body
@@ -46,7 +51,9 @@ _PROBE_MASKS = tuple(
     for bits in itertools.combinations(range(BAND_BITS), radius)
 )
 SKETCH_BITS = 128
-MAX_RESULTS = 100
+MAX_RESULTS = 100  # the most matches one Soft Binding Resolution API query returns (its maxResults)
+# The most matches one local lookup returns (recovery's resource limit: each is fetched and validated).
+MAX_LOOKUP_RESULTS = 256
 MAX_QUERY_CODES = 64  # Video-Codes one query may hold (a copy's lookup sends at most 51)
 assert MATCH_THRESHOLD <= INDEX_REACH, "the default threshold must be within the index's exact reach"
 
@@ -141,6 +148,11 @@ class Lookup(Protocol):
     @property
     def location(self) -> str: ...
 
+    @property
+    def result_limit(self) -> int:
+        """The largest `max_results` this lookup accepts."""
+        ...
+
     def match(self, alg: str, value: bytes, max_results: int = 10) -> list[Match]: ...
 
     def manifest_store(self, manifest_id: str) -> bytes | None: ...
@@ -158,6 +170,10 @@ class Repository(ABC):
     def location(self) -> str:
         """Where the rows live, for messages (never with a password)."""
         return self._location
+
+    @property
+    def result_limit(self) -> int:
+        return MAX_LOOKUP_RESULTS
 
     # -- storage, per backend -------------------------------------------------------------
     @abstractmethod
@@ -189,6 +205,10 @@ class Repository(ABC):
         """Entry row → manifest id."""
 
     @abstractmethod
+    def _signers(self, manifest_ids: Sequence[str]) -> dict[str, str]:
+        """Manifest id → hex SHA-256 of its signer's leaf certificate."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     # -- shared behaviour -----------------------------------------------------------------
@@ -196,8 +216,10 @@ class Repository(ABC):
         """Store one entry; False when its manifest id was already there."""
         return self.add_many([entry]) == 1
 
-    def nearest(self, codes: Sequence[bytes], *, max_distance: int = MATCH_THRESHOLD, limit: int = 10) -> list[Match]:
-        """Entries having a Video-Code at most `max_distance` bits from one of `codes`, nearest first.
+    def nearest(self, codes: Sequence[bytes], *, max_distance: int = MATCH_THRESHOLD,
+                limit: int | None = 10) -> list[Match]:
+        """Entries having a Video-Code at most `max_distance` bits from one of `codes`, nearest first
+        (all of them with `limit` None).
 
         `codes[0]` is found exactly within INDEX_REACH bits; the others within EXACT_REACH bits,
         and beyond that when one of their bands agrees (see the module's description).
@@ -227,7 +249,7 @@ class Repository(ABC):
             names = self._manifest_ids(sorted(best))
         ranked = sorted(((names[entry], d) for entry, d in best.items() if entry in names),
                         key=lambda item: (item[1], item[0]))
-        return [Match(mid, d) for mid, d in ranked[:limit]]
+        return [Match(mid, d) for mid, d in (ranked if limit is None else ranked[:limit])]
 
     def match(self, alg: str, value: bytes, max_results: int = 10, *,
               max_distance: int = MATCH_THRESHOLD) -> list[Match]:
@@ -235,14 +257,15 @@ class Repository(ABC):
         (IEP-0020), or a copy's whole-clip Video-Code followed by the Video-Codes of its windows."""
         if alg != ALG:
             raise QueryError(f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG}")
-        if not 1 <= max_results <= MAX_RESULTS:
-            raise QueryError(f"maxResults must be between 1 and {MAX_RESULTS}")
+        if not 1 <= max_results <= MAX_LOOKUP_RESULTS:
+            raise QueryError(f"maxResults must be between 1 and {MAX_LOOKUP_RESULTS}")
         try:
             query = SoftBinding.from_value(value)
         except ValueError as e:
             raise QueryError(f"invalid {ALG} value: {e}") from e
         codes = query.video_codes
-        near = self.nearest(codes, max_distance=max_distance, limit=max_results)  # first: it refuses big queries
+        # Every match, not the nearest few: which ones to keep is decided below. First: it refuses big queries.
+        near = self.nearest(codes, max_distance=max_distance, limit=None)
         best: dict[str, int] = {}
         with self._lock:
             exact = self._by_value(alg, query.value)
@@ -253,8 +276,22 @@ class Repository(ABC):
             best[m.manifest_id] = min(best.get(m.manifest_id, m.distance), m.distance)
         if not best and not codes and query.instance_code is None:
             raise QueryError("the value holds no 256-bit Video-Code or Instance-Code to look up")
+        if len(best) > max_results:
+            best = self._per_signer(best, max_results)
         ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
-        return [Match(mid, d) for mid, d in ranked[:max_results]]
+        return [Match(mid, d) for mid, d in ranked]
+
+    def _per_signer(self, best: dict[str, int], keep: int) -> dict[str, int]:
+        """`keep` of the matches: every signer's nearest first, then every signer's second nearest, …"""
+        with self._lock:
+            signers = self._signers(sorted(best))
+        seen: dict[str, int] = {}
+        order: list[tuple[int, int, str]] = []
+        for mid, distance in sorted(best.items(), key=lambda item: (item[1], item[0])):
+            signer = signers.get(mid, mid)
+            seen[signer] = seen.get(signer, -1) + 1
+            order.append((seen[signer], distance, mid))
+        return {mid: distance for _, distance, mid in sorted(order)[:keep]}
 
     def __enter__(self) -> Repository:
         return self
@@ -264,6 +301,9 @@ class Repository(ABC):
         self.close()
 
 
-def chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

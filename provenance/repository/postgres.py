@@ -259,6 +259,11 @@ class PostgresRepository(Repository):
         rows = self._query("SELECT id, manifest_id FROM provenance_manifests WHERE id = ANY(%s)", (list(entries),))
         return {int(r[0]): str(r[1]) for r in rows}
 
+    def _signers(self, manifest_ids: Sequence[str]) -> dict[str, str]:
+        rows = self._query("SELECT manifest_id, cert_sha256 FROM provenance_manifests WHERE manifest_id = ANY(%s)",
+                           (list(manifest_ids),))
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

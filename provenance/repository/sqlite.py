@@ -199,6 +199,14 @@ class SqliteRepository(Repository):
             out.update((int(r[0]), str(r[1])) for r in rows)
         return out
 
+    def _signers(self, manifest_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in chunks(manifest_ids, _MAX_PARAMS):
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT manifest_id, cert_sha256 FROM manifests WHERE manifest_id IN ({marks})", part)
+            out.update((str(r[0]), str(r[1])) for r in rows)
+        return out
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

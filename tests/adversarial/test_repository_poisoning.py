@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from provenance_cli.render import verdicts_text
 
 from provenance import signers, signing, softbinding
 from provenance.manifest import Disclosure
 from provenance.pki import DevPki, init_dev_pki
 from provenance.recovery import Recoverer, register
-from provenance.repository import open_repository
+from provenance.repository import Lookup, open_repository
 from provenance.resolver import Resolver
 from provenance.softbinding import MATCH_THRESHOLD
 from provenance.trust import load_anchors
@@ -31,6 +32,7 @@ from provenance.verdict import IPTC, Outcome, Signer
 from provenance.verify import Verifier
 
 from ..conftest import ffmpeg_exe, make_clip, run_cli
+from ..postgres import PostgresUnavailable, throwaway_server
 from ..test_resolution_api import TOKEN, start_server, stop
 
 SORA = IPTC + "trainedAlgorithmicMedia"
@@ -68,7 +70,7 @@ def sign_camera_capture(src: Path, out: Path, pki: DevPki) -> bytes:
     return store
 
 
-def repository_with(path: Path, *stores: bytes) -> Path:
+def repository_with(path: Path | str, *stores: bytes) -> Path | str:
     repository = open_repository(path)
     assert repository is not None
     with repository:
@@ -241,27 +243,47 @@ def test_b_six_nearer_attacker_registrations_do_not_push_out_the_trusted_origina
     ]
 
 
-def test_b_past_the_limit_one_signers_flood_still_cannot_crowd_out_another(victim: Victim, pki: DevPki,
-                                                                           tmp_path: Path, server: str) -> None:
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    try:
+        with throwaway_server() as url:
+            yield url
+    except PostgresUnavailable as e:
+        pytest.skip(f"needs a local PostgreSQL server: {e}")
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgres", "resolver"])
+def test_b_past_the_limit_one_signers_flood_still_cannot_crowd_out_another(
+        victim: Victim, pki: DevPki, tmp_path: Path, request: pytest.FixtureRequest, where: str) -> None:
     """With fewer candidates checked than there are matches, the lookup keeps every signer's nearest
-    first, and the result says the limit was reached; locally and through the resolver API."""
-    store = repository_with(tmp_path / "m.sqlite3", victim.store, *victim.flood)
-    submit(server, *victim.flood, victim.store)
+    first, and the result says the limit was reached: in either repository and through the resolver API."""
+    lookup: Lookup
+    if where == "resolver":
+        url = request.getfixturevalue("server")
+        submit(url, *victim.flood, victim.store)
+        lookup = Resolver(url)
+    else:
+        location = request.getfixturevalue("postgres_url") if where == "postgres" else str(tmp_path / "m.sqlite3")
+        repository_with(location, *victim.flood, victim.store)
+        repository = open_repository(location, create=False)
+        assert repository is not None
+        lookup = repository
     verifier = Verifier(load_anchors(pki.root_ca))
-    repository = open_repository(store, create=False)
-    assert repository is not None
-    for lookup in (repository, Resolver(server)):
-        recoverer = Recoverer(lookup, verifier, candidates=3)
-        try:
-            verdict = recoverer.recover(verifier.verify(victim.reencoded))
-        finally:
-            recoverer.close()
-        r = verdict.recovered
-        assert r is not None, lookup.location
-        assert (r.manifest_id, r.verdict, r.limit_reached) == (victim.original.manifest_id, Outcome.TRUSTED, True)
-        assert [c.manifest_id for c in r.claimants][0] == victim.original.manifest_id
-        assert len(r.claimants) == 3
-        assert {c.signer_sha256 for c in r.claimants[1:]} == {victim.attacker_id.signer.sha256}
+    recoverer = Recoverer(lookup, verifier, candidates=3)
+    try:
+        verdict = recoverer.recover(verifier.verify(victim.reencoded))
+    finally:
+        recoverer.close()
+    r = verdict.recovered
+    assert r is not None
+    assert (r.manifest_id, r.verdict, r.limit_reached) == (victim.original.manifest_id, Outcome.TRUSTED, True)
+    # The attacker's nearest two, and the original: three of the seven matches, one per signer first.
+    flood = sorted(victim.flood_ids, key=lambda i: i.manifest_id)
+    assert [(c.manifest_id, c.verdict) for c in r.claimants] == [
+        (victim.original.manifest_id, Outcome.TRUSTED), *((i.manifest_id, Outcome.VALID) for i in flood[:2])]
+    text = verdicts_text([verdict])
+    assert text.splitlines()[-1] == ("  warning:       the lookup returned as many matches as recovery checks at most; "
+                                     "more manifests may claim this content and were not checked")
 
 
 # ---- (c) an untrusted AI claim for a camera clip ------------------------------------------------
