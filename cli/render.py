@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from provenance import codes
 from provenance.codes import explain
 from provenance.verdict import Claimant, Outcome, Recovered, Verdict
+
+# Informational codes a person must see: each says something an attacker may have used.
+NOTEWORTHY = frozenset({codes.ADDITIONAL_EXCLUSIONS, codes.SIDECAR_IGNORED})
 
 HEADLINES = {
     Outcome.TRUSTED: "TRUSTED: the credentials are intact and the signer is trusted",
@@ -59,6 +63,8 @@ def verdict_text(v: Verdict) -> str:
             lines.append("  manifest:      detached (.c2pa sidecar)")
     for code in v.failure_codes:
         lines.append(f"  problem:       {code}: {explain(code)}")
+    for code in NOTEWORTHY & set(v.informational_codes):
+        lines.append(f"  note:          {explain(code)}")
     for reason in v.trust_failures:
         lines.append(f"  not trusted:   {reason}")
     for ing in v.ingredients:
