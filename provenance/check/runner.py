@@ -12,7 +12,7 @@ import multiprocessing.connection
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -147,12 +147,13 @@ def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = No
 
 def _worker_main(conn: Connection, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
                  recovery: RecoverySource | None) -> None:
-    """A worker process: verifies the paths it is sent, one at a time, until it is sent None."""
+    """A worker process: verifies the batches of paths it is sent, answering file by file, until sent None."""
     _init_worker(anchors, tsa_anchors, recovery)
     assert _worker_verifier is not None
     conn.send(None)  # ready: the time limit of the first file starts now, not before c2pa is loaded
-    while (path := conn.recv()) is not None:
-        conn.send(_verify_one(_worker_verifier, path, _worker_recoverer))
+    while (paths := conn.recv()) is not None:
+        for path in paths:
+            conn.send(_verify_one(_worker_verifier, path, _worker_recoverer))
 
 
 # ---- parent side ---------------------------------------------------------------------------------
@@ -174,8 +175,8 @@ class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
     ready: bool = False
-    task: int | None = None  # index of the file it is verifying
-    deadline: float = 0.0
+    tasks: list[int] = field(default_factory=list)  # files sent and not yet answered, the current one first
+    deadline: float = 0.0  # when the current file runs out of time
 
 
 class VerificationPool:
@@ -225,7 +226,7 @@ class VerificationPool:
 
     @staticmethod
     def _stop(worker: _Worker, *, kill: bool) -> None:
-        if not kill and worker.task is None:
+        if not kill and not worker.tasks:
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
             worker.process.join(5)
@@ -262,40 +263,45 @@ class VerificationPool:
             if on_progress:
                 on_progress(1)
 
+        # Small batches keep a worker busy while its answers travel; one file a batch would leave it waiting.
+        batch = max(1, min(16, len(items) // (len(self._workers) * 16)))
         while len(results) < len(items):
             for worker in self._workers:
-                if worker.ready and worker.task is None and pending:
-                    worker.task = pending.pop()
+                if worker.ready and not worker.tasks and pending:
+                    worker.tasks = [pending.pop() for _ in range(min(batch, len(pending)))]
                     worker.deadline = time.monotonic() + (self.timeout or 0)
-                    worker.conn.send(items[worker.task])
-            busy = [w for w in self._workers if w.task is not None or not w.ready]
+                    worker.conn.send([items[i] for i in worker.tasks])
+            busy = [w for w in self._workers if w.tasks or not w.ready]
             wait = None
-            if self.timeout is not None and any(w.task is not None for w in busy):
-                wait = max(0.0, min(w.deadline for w in busy if w.task is not None) - time.monotonic())
+            if self.timeout is not None and any(w.tasks for w in busy):
+                wait = max(0.0, min(w.deadline for w in busy if w.tasks) - time.monotonic())
             for conn in cast(list[Connection], multiprocessing.connection.wait([w.conn for w in busy], wait)):
                 worker = next(w for w in self._workers if w.conn is conn)
                 try:
                     message = conn.recv()
                 except (EOFError, OSError):  # the worker died: a crash in native code
-                    if worker.task is None:  # before it took any file: it cannot start at all
+                    if not worker.tasks:  # before it took any file: it cannot start at all
                         raise VerifierCrashed("a verification worker process exited while starting") from None
-                    finish(worker.task, (_crashed(items[worker.task], self.anchors), 0.0))
-                    self._replace(worker)
+                    finish(worker.tasks[0], (_crashed(items[worker.tasks[0]], self.anchors), 0.0))
+                    self._replace(worker, pending)
                     continue
-                if worker.task is None:
+                if not worker.ready:
                     worker.ready = True
                 else:
-                    finish(worker.task, message)
-                    worker.task = None
+                    finish(worker.tasks.pop(0), message)
+                    worker.deadline = time.monotonic() + (self.timeout or 0)
             now = time.monotonic()
             for worker in list(self._workers):
-                if self.timeout is not None and worker.task is not None and now >= worker.deadline:
-                    finish(worker.task, (_timed_out(items[worker.task], self.anchors, self.timeout), self.timeout))
-                    self._replace(worker)
+                if self.timeout is not None and worker.tasks and now >= worker.deadline:
+                    index = worker.tasks[0]
+                    finish(index, (_timed_out(items[index], self.anchors, self.timeout), self.timeout))
+                    self._replace(worker, pending)
         return [results[i] for i in range(len(items))]
 
-    def _replace(self, worker: _Worker) -> None:
-        worker.task = None
+    def _replace(self, worker: _Worker, pending: list[int]) -> None:
+        """A new worker in place of `worker`; the files of its batch after the current one go back in the queue."""
+        pending.extend(reversed(worker.tasks[1:]))
+        worker.tasks = []
         self._stop(worker, kill=True)
         self._workers[self._workers.index(worker)] = self._start()
 

@@ -67,7 +67,7 @@ def test_a_crashed_worker_costs_one_file(tmp_path: Path, signed_clip: Path) -> N
         def kill_when_busy() -> None:
             for _ in range(200):
                 worker = pool._workers[0] if pool._workers else None
-                if worker is not None and worker.task == 0 and worker.process.pid:
+                if worker is not None and worker.tasks[:1] == [0] and worker.process.pid:
                     os.kill(worker.process.pid, signal.SIGKILL)
                     return
                 threading.Event().wait(0.05)
