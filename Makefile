@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck bench bench-lookup bench-durability bench-check clean
+.PHONY: demo test test-deps lint typecheck bench bench-lookup bench-durability bench-check fuzz clean bench-adversarial
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,5 +58,29 @@ bench-durability: $(STAMP)
 bench-check: $(STAMP)
 	$(BIN)/python bench/check_scaling.py
 
+# The fuzz lane's long run (tests/fuzz; `make test` runs its bounded lane): FUZZ_EXAMPLES executions in all,
+# shared by the hypothesis targets and the atheris run of the readers, under coverage.py. Failing inputs are
+# kept in .fuzz-corpus/ (hypothesis' database, atheris' corpus, findings/ with tracebacks). Prints executions
+# per target, findings and per-module coverage; exits 1 when a target found something new.
+FUZZ_EXAMPLES ?= 100000
+FUZZ_COVERAGE := .fuzz-corpus/.coverage
+fuzz: $(STAMP)
+	mkdir -p .fuzz-corpus/stats && rm -f .fuzz-corpus/stats/*.json $(FUZZ_COVERAGE)
+	status=0; \
+	PROVENANCE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/coverage run --branch --source=provenance \
+		--data-file=$(FUZZ_COVERAGE) -m pytest -q --timeout=0 -W ignore::DeprecationWarning \
+		tests/fuzz || status=1; \
+	if $(BIN)/python -c 'import atheris' 2>/dev/null; then \
+		PROVENANCE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/coverage run --append --branch --source=provenance \
+			--data-file=$(FUZZ_COVERAGE) tests/fuzz/atheris_readers.py -print_final_stats=1 2>.fuzz-corpus/atheris.log \
+			|| status=1; tail -n 4 .fuzz-corpus/atheris.log; \
+	else echo "atheris is not installed: the coverage-guided run of the readers is skipped"; fi; \
+	$(BIN)/python -m tests.fuzz.report $(FUZZ_COVERAGE) || status=1; \
+	exit $$status
+
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info
+
+# Wall time and peak memory of verify on hostile files (box floods), against the limits in docs/security.md.
+bench-adversarial: $(STAMP)
+	$(BIN)/python bench/adversarial.py

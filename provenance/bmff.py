@@ -197,15 +197,20 @@ def _check_dref(buf: bytearray, payload: int, end: int) -> None:
             raise UnsupportedLayout("a track refers to media data in another file")
 
 
-def _shift(buf: bytearray, start: int, end: int, delta: int, parent: bytes) -> None:
+_MAX_DEPTH = 32  # real files nest metadata boxes a handful deep
+
+
+def _shift(buf: bytearray, start: int, end: int, delta: int, parent: bytes, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise UnsupportedLayout(f"boxes nested more than {_MAX_DEPTH} deep")
     for box_type, _box, payload, box_end in _children(buf, start, end):
         if box_type in _CONTAINERS:
-            _shift(buf, payload, box_end, delta, box_type)
+            _shift(buf, payload, box_end, delta, box_type, depth + 1)
         elif box_type == b"meta":
             _need(payload + 8, box_end, box_type)
             # QuickTime's meta holds boxes directly; MP4's is a FullBox (4 more bytes first).
             first = payload if buf[payload + 4 : payload + 8] == b"hdlr" else payload + 4
-            _shift(buf, first, box_end, delta, box_type)
+            _shift(buf, first, box_end, delta, box_type, depth + 1)
         elif box_type == b"stco":
             _shift_chunk_offsets(buf, payload, box_end, ">I", delta)
         elif box_type == b"co64":

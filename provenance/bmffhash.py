@@ -72,8 +72,15 @@ def _exclusion(exclusion: dict[str, Any]) -> Exclusion:
     xpath = exclusion.get("xpath")
     if extra or not isinstance(xpath, str) or len(xpath) != 5 or not xpath.startswith("/"):
         raise UnsupportedBinding(f"BMFF hash exclusion {exclusion!r} is not handled")
-    data = tuple((int(d["offset"]), bytes(d["value"])) for d in exclusion.get("data") or [])
-    return xpath[1:].encode("latin-1"), data
+    data = []
+    for d in exclusion.get("data") or []:
+        offset, value = d["offset"], d["value"]
+        # Only what a real exclusion holds: a small offset into the box and a few bytes to match there.
+        if not isinstance(offset, int) or not 0 <= offset < 2**32 or not isinstance(value, (bytes, list)) \
+                or len(value) > 4096:
+            raise ValueError(f"exclusion data {d!r} is out of range")
+        data.append((offset, bytes(value)))
+    return xpath[1:].encode("latin-1"), tuple(data)
 
 
 def _json_ready(value: Any) -> Any:

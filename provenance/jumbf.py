@@ -34,6 +34,8 @@ class Box:
 
 
 def _read_exact(f: BinaryIO, n: int) -> bytes:
+    if n < 0:  # a length field that lies; read(-n) would read to the end of the file
+        raise ValueError("negative length")
     data = f.read(n)
     if len(data) != n:
         raise ValueError("truncated")

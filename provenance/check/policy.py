@@ -135,6 +135,16 @@ def _path(value: Any) -> str:
     return value
 
 
+def _resolve(base: Path, value: str) -> Path:
+    """A policy path, `~` expanded, resolved against the policy file's folder."""
+    try:
+        return (base / Path(value).expanduser()).resolve()
+    except RuntimeError as e:  # ~user with no such user (no home folder), or a symlink loop
+        raise ValueError(f"cannot be resolved ({e})") from None
+    except OSError as e:
+        raise ValueError(f"cannot be resolved ({e.strerror or e})") from None
+
+
 def _fingerprint(value: str) -> str:
     from ..trust import parse_fingerprint
 
@@ -205,6 +215,8 @@ class _Located:
 def _decode(text: str, label: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise PolicyError(f"{label}: not valid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
         message = str(e)
         line = getattr(e, "lineno", None)
@@ -237,7 +249,7 @@ def parse_policy(table: Mapping[str, Any], *, text: str, label: str, base: Path,
             elif key == "accept_recovered_ai_disclosure":
                 values[key] = _flag(value)
             elif key in ("trust_anchors", "tsa_trust_anchors"):
-                values[key] = (base / Path(_path(value)).expanduser()).resolve()
+                values[key] = _resolve(base, _path(value))
             elif key == "allowed_signers":
                 values.update(_signers(value, where, (*table_path, key)))
         except ValueError as e:
