@@ -11,7 +11,6 @@ unverified claim as "the original credentials", and never let an untrusted claim
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from provenance.verify import Verifier
 
 from ..conftest import ffmpeg_exe, make_clip, run_cli
 from ..postgres import PostgresUnavailable, throwaway_server
+from ..test_check_tree import flip_video_byte
 from ..test_resolution_api import TOKEN, start_server, stop
 
 SORA = IPTC + "trainedAlgorithmicMedia"
@@ -386,20 +386,6 @@ def test_c_without_anchors_nothing_recovered_decides_a_rule(camera_tree: CameraT
 
 
 # ---- (d) altered, not stripped ------------------------------------------------------------------
-
-def flip_video_byte(path: Path) -> None:
-    """Change one byte in the middle of the top-level mdat box (the video data)."""
-    data = bytearray(path.read_bytes())
-    offset = 0
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        if kind == b"mdat":
-            data[offset + size // 2] ^= 0xFF
-            path.write_bytes(bytes(data))
-            return
-        offset += size
-    raise AssertionError(f"{path} has no mdat box")
-
 
 @pytest.mark.parametrize("anchors", [True, False])
 def test_d_a_tampered_file_is_reported_altered_not_stripped(victim: Victim, pki: DevPki, tmp_path: Path,
