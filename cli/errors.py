@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -10,9 +11,12 @@ import click
 
 from provenance.errors import ProvenanceError, UsageError
 
+from .interrupts import EXIT_BASE, Interrupted, Interrupts
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# Interrupted by a signal: EXIT_BASE + its number, 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP (cli/interrupts.py).
 
 
 def _verbose(argv: list[str]) -> bool:
@@ -29,25 +33,41 @@ def fail(error: ProvenanceError) -> NoReturn:
 def run(cli: click.Group, argv: list[str] | None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbose(args)
-    try:
-        return cli.main(args=args, prog_name="provenance", standalone_mode=False)
-    except click.exceptions.Abort:
+    with Interrupts() as interrupts:
+        try:
+            return cli.main(args=args, prog_name="provenance", standalone_mode=False)
+        except Interrupted:
+            pass
+        except BaseException as e:
+            if interrupts.received is None:  # failed of its own accord, not because it was interrupted
+                _report(e, verbose)
+                raise
+    assert interrupts.received is not None
+    # One line, on the way out: the `finally` blocks have removed temporary files and stopped children.
+    click.echo(f"provenance: interrupted ({interrupts.received.name})", err=True)
+    sys.exit(interrupts.received.exit_code)
+
+
+def _report(error: BaseException, verbose: bool) -> None:
+    """Print `error` as one line and exit with its code; return for what is not ours to report (SystemExit)."""
+    if isinstance(error, click.exceptions.Abort):
         click.echo("provenance: aborted", err=True)
         sys.exit(EXIT_FAILED)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(EXIT_USAGE if e.exit_code == 2 else e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except ProvenanceError as e:
+    if isinstance(error, click.ClickException):
+        error.show()
+        sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
+    if isinstance(error, click.exceptions.Exit):
+        sys.exit(error.exit_code)
+    if isinstance(error, ProvenanceError):
         if verbose:
             traceback.print_exc()
-        click.echo(f"provenance: error: {e.message} (hint: {e.remedy})", err=True)
-        sys.exit(EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as e:  # last resort: one line, never a traceback unless asked
+        click.echo(f"provenance: error: {error.message} (hint: {error.remedy})", err=True)
+        sys.exit(EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILED)
+    if isinstance(error, KeyboardInterrupt):  # a SIGINT before the handlers were installed
+        sys.exit(EXIT_BASE + signal.SIGINT)
+    if isinstance(error, Exception):  # last resort: one line, never a traceback unless asked
         if verbose:
             traceback.print_exc()
-        click.echo(f"provenance: unexpected error: {type(e).__name__}: {e} (hint: re-run with --verbose)", err=True)
+        click.echo(f"provenance: unexpected error: {type(error).__name__}: {error} (hint: re-run with --verbose)",
+                   err=True)
         sys.exit(EXIT_FAILED)

@@ -62,7 +62,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
     \b
     Exit codes: 0 success / every file passes, 1 a file failed verification or
-    an operation failed, 2 usage error (bad options, unreadable trust anchors).
+    an operation failed, 2 usage error (bad options, unreadable trust anchors),
+    130 / 143 interrupted by SIGINT / SIGTERM.
     """
     import logging  # here, not at the top: `--version`/`--help` start faster without it
 

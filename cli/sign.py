@@ -69,7 +69,8 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
     try:
         try:
             result = signing.sign(input_path, output, credentials, disclosure, parent=parent, sidecar=sidecar,
-                                  force=force, soft_binding=soft_binding)
+                                  force=force, soft_binding=soft_binding,
+                                  protected=_protected(cert, key, repository))
         finally:
             credentials.close()
         click.echo(f"signed {input_path} -> {result.output}")
@@ -84,3 +85,14 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
     finally:
         if repository is not None:
             repository.close()
+
+
+def _protected(cert: Path | None, key: str | None, repository: object) -> dict[str, Path]:
+    """Files besides the clips that signing uses: no output may overwrite them, even with --force."""
+    files = {"certificate": cert} if cert is not None else {}
+    if key and not key.lower().startswith("pkcs11:"):
+        files["key"] = Path(key)
+    store = getattr(repository, "path", None)  # the SQLite manifest repository, when that is the store
+    if isinstance(store, Path):
+        files["manifest repository"] = store
+    return files

@@ -49,6 +49,18 @@ class OutputExistsError(UsageError):
     remedy = "Choose another output path or pass --force."
 
 
+class OutputError(UsageError):
+    """A destination cannot be written: no permission, no such folder, a read-only filesystem."""
+
+    remedy = "Choose a destination in a folder you may write to."
+
+
+class OutputWriteError(ProvenanceError):
+    """Writing a destination failed midway (disk full, I/O error)."""
+
+    remedy = "Check free disk space and the destination's filesystem, then try again."
+
+
 class MediaError(ProvenanceError):
     """The input cannot be read as media we can handle."""
 

@@ -76,26 +76,42 @@ class LateAssertions(Protocol):
 
 
 class BackgroundAssertions:
-    """`LateAssertions` computed in a thread that starts at once; `result()` waits for it."""
+    """`LateAssertions` computed in a thread that starts at once; `result()` waits for it.
 
-    def __init__(self, compute: Callable[[], list[dict[str, Any]]], stand_ins: list[dict[str, Any]]) -> None:
+    `cancel`, called from another thread, makes `compute` end early (e.g. kills its child process).
+    """
+
+    def __init__(self, compute: Callable[[], list[dict[str, Any]]], stand_ins: list[dict[str, Any]], *,
+                 cancel: Callable[[], None] | None = None) -> None:
         self._stand_ins = stand_ins
         self._result: list[dict[str, Any]] | None = None
         self._error: BaseException | None = None
+        self._cancel = cancel
+        # An Event, not Thread.join/is_alive, which an interrupted join leaves wrong (see threads.Worker).
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(compute,), name="provenance-late", daemon=True)
         self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel the computation if it still runs and wait (at most `timeout` s) for it to end."""
+        if not self._done.is_set():
+            if self._cancel is not None:
+                self._cancel()
+            self._done.wait(timeout)
 
     def _run(self, compute: Callable[[], list[dict[str, Any]]]) -> None:
         try:
             self._result = compute()
         except BaseException as e:  # re-raised by result(), in the signing thread
             self._error = e
+        finally:
+            self._done.set()
 
     def stand_ins(self) -> list[dict[str, Any]]:
         return self._stand_ins
 
     def result(self) -> list[dict[str, Any]]:
-        self._thread.join()
+        self._done.wait()
         if self._error is not None:
             raise self._error
         assert self._result is not None
@@ -330,8 +346,11 @@ class _Writeback:
             self._call(self.fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
-def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan) -> None:
-    """Write the planned output: literal boxes with pwrite, the rest copied from the source in steps."""
+def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan, stop: threading.Event | None = None) -> None:
+    """Write the planned output: literal boxes with pwrite, the rest copied from the source in steps.
+
+    Once `stop` is set it returns at the next step, the output unfinished (signing failed elsewhere).
+    """
     writeback = _Writeback(dst_fd)
     out = 0
     for piece in plan.pieces():
@@ -341,6 +360,8 @@ def write_plan(src_fd: int, dst_fd: int, plan: bmff.InsertionPlan) -> None:
             continue
         done = 0
         while done < piece.length:
+            if stop is not None and stop.is_set():
+                return
             step = min(_COPY_STEP, piece.length - done)
             _copy_range(src_fd, piece.source_offset + done, dst_fd, out, step)
             writeback.start(out, step)
@@ -378,12 +399,16 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
 
     started = time.perf_counter()
 
-    copier = Worker("provenance-copy", lambda: write_plan(src_fd, dst_fd, plan))
+    stop = threading.Event()
+    copier = Worker("provenance-copy", lambda: write_plan(src_fd, dst_fd, plan, stop))
     copier.start()
     try:
         digest = bmff_hash(src_fd, plan.boxes, binding, read_ahead=False)  # the copy runs beside it
+    except BaseException:
+        stop.set()  # failed or interrupted: the copy need not finish
+        raise
     finally:
-        copier.result()
+        _finish(copier, stop)
     timings.copy_and_hash = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -400,6 +425,25 @@ def _sign_file(builders: _Builders, mime: str, src_fd: int, dst_fd: int, late: L
     _pwrite_all(dst_fd, padded, plan.insert_at)
     timings.sign = time.perf_counter() - started
     return store_from_box(signed)
+
+
+def _finish(copier: Worker[None], stop: threading.Event) -> None:
+    """copier.result(), even when an interrupt (KeyboardInterrupt and the like) arrives meanwhile.
+
+    The copy thread writes to a descriptor that the caller closes next; closed under it, the number
+    could be reused by another file and written into. So the thread is always waited for (told to
+    stop first when interrupted), and the interrupt raised once it has ended.
+    """
+    interrupted: BaseException | None = None
+    while not copier.finished.is_set():
+        try:
+            copier.finished.wait()
+        except BaseException as e:
+            stop.set()
+            interrupted = interrupted or e
+    if interrupted is not None:
+        raise interrupted
+    copier.result()
 
 
 def sign_embedded(builder: Any, definition: dict[str, Any], credentials: SigningCredentials, mime: str,
@@ -566,18 +610,16 @@ def sign_tiny_mp4(days: int = 1) -> bytes:
             {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}}],
     }
     builders = _Builders(definition, _throwaway_credentials(days), [])
-    with tempfile.TemporaryDirectory(prefix="provenance-selfcheck-") as folder:
-        source_path = os.path.join(folder, "in.mp4")
-        output_path = os.path.join(folder, "out.mp4")
-        with open(source_path, "wb") as f:
-            f.write(tiny_mp4())
+    # Files without names (O_TMPFILE on Linux): a process killed during the check leaves nothing in $TMPDIR.
+    with tempfile.TemporaryFile() as src, tempfile.TemporaryFile() as dst:
+        src.write(tiny_mp4())
+        src.flush()
         try:
-            with open(source_path, "rb") as src, open(output_path, "w+b") as dst:
-                _sign_file(builders, "video/mp4", src.fileno(), dst.fileno(), None, Timings())
+            _sign_file(builders, "video/mp4", src.fileno(), dst.fileno(), None, Timings())
         finally:
             builders.close()
-        with open(output_path, "rb") as f:
-            return f.read()
+        dst.seek(0)
+        return dst.read()
 
 
 def _read(data: bytes) -> tuple[dict[str, Any], str | None]:

@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from . import pki
+from . import children, pki
 from .errors import CredentialError, ProvenanceError, SigningError, UsageError
 
 # Given what is locked (e.g. "key file signer.key"), returns the secret, or None when none can be had.
@@ -363,8 +363,7 @@ class CommandSigner:
         env = {**os.environ, "PROVENANCE_SIGN_ALG": self.alg}
         try:
             # stderr is left alone so the command's own diagnostics reach the user.
-            proc = subprocess.run(self.argv, input=data, stdout=subprocess.PIPE, env=env,
-                                  timeout=self.timeout, check=False)
+            proc = children.run(self.argv, input=data, stdout=subprocess.PIPE, env=env, timeout=self.timeout)
         except FileNotFoundError:
             raise CredentialError(f"{self.description}: command not found",
                                   remedy="Check --signer-command; give a full path if it is not on PATH.") from None
@@ -375,11 +374,12 @@ class CommandSigner:
         if proc.returncode != 0:
             raise SigningError(f"{self.description} exited with status {proc.returncode}",
                                remedy="See the command's own messages above.")
-        if not proc.stdout:
+        signature: bytes = proc.stdout
+        if not signature:
             raise SigningError(f"{self.description} wrote no signature on stdout")
         if self.curve is not None:
-            return ecdsa_raw_signature(proc.stdout, self.curve)
-        return proc.stdout
+            return ecdsa_raw_signature(signature, self.curve)
+        return signature
 
     def close(self) -> None:
         pass

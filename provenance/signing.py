@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import media as media_mod
-from .atomic import atomic_files
+from .atomic import atomic_files, output_error
+from .children import Cancel
 from .errors import (
     MediaError,
     OutputExistsError,
@@ -38,15 +41,42 @@ class SignResult:
     soft_binding: SoftBinding | None = None  # the io.iscc.v0 value recorded in the manifest, if any
 
 
-def _check_paths(source: Path, output: Path, force: bool) -> None:
-    if output.exists() and source.exists() and os.path.samefile(source, output):
-        raise UsageError("output is the same file as input", remedy="Write the signed clip to a new path with -o.")
-    if output.exists() and not force:
-        raise OutputExistsError(f"{output} already exists")
-    if output.is_dir():
-        raise UsageError(f"{output} is a directory", remedy="Give a file name for -o.")
-    if not output.parent.is_dir():
-        raise UsageError(f"folder {output.parent} does not exist", remedy="Create it first or choose another -o.")
+def _stat(path: Path, *, output: bool = True) -> os.stat_result | None:
+    """os.stat, or None where there is nothing (a missing file, a dangling link). An output in a
+    folder that cannot be searched is an unwritable destination; an unreadable input fails later,
+    when it is read, with its own message."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        if not output:
+            return None
+        raise output_error(path, e) from e
+
+
+def _check_paths(outputs: list[tuple[str, Path]], inputs: list[tuple[str, Path]], force: bool) -> None:
+    """Refuse before anything is written: an output that is one of the inputs (compared as files, so
+    hard links and symlinks count, whatever `force` says), one that exists without `force`, one in a
+    missing folder."""
+    read = [(role, path, st) for role, path in inputs if (st := _stat(path, output=False)) is not None]
+    for role, output in outputs:
+        st = _stat(output)
+        if st is None:
+            folder = _stat(output.parent)
+            if folder is None or not stat.S_ISDIR(folder.st_mode):
+                raise UsageError(f"folder {output.parent} does not exist",
+                                 remedy="Create it first or choose another -o.")
+            continue
+        for input_role, path, input_st in read:
+            if (st.st_dev, st.st_ino) == (input_st.st_dev, input_st.st_ino):
+                raise UsageError(f"the {role} {output} is the same file as the {input_role} {path}",
+                                 remedy="Write the signed clip to a new path with -o (a detached manifest goes "
+                                        "beside it, as OUTPUT.c2pa).")
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{output} is a directory", remedy="Give a file name for -o.")
+        if not force:
+            raise OutputExistsError(f"{output} already exists")
 
 
 def _c2pa_error(e: Exception, source: Path, tsa_url: str | None) -> ProvenanceError:
@@ -69,10 +99,13 @@ def sign(
     sidecar: bool = False,
     force: bool = False,
     soft_binding: bool = False,
+    protected: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> SignResult:
     """Sign `source` into `output`; on any failure nothing is left at `output`.
 
     With `soft_binding`, a video's ISCC Video-Code is recorded in a `c2pa.soft-binding` assertion.
+    `protected` names further files the caller uses, by role ({"key": ..., "certificate": ...}): like
+    the source and the parent, no output may overwrite them, whatever `force` says.
     """
     import c2pa
 
@@ -80,12 +113,17 @@ def sign(
     kind = media_mod.detect(source)
     if kind.kind == "manifest":
         raise MediaError(f"{source}: is a C2PA manifest store, not media")
-    _check_paths(source, output, force)
-    media_mod.check_structure(source, kind)
     detached = sidecar or not kind.embeddable
     sidecar_file = media_mod.sidecar_path(output) if detached else None
-    if sidecar_file is not None and sidecar_file.exists() and not force:
-        raise OutputExistsError(f"{sidecar_file} already exists")
+    outputs = [("output", output)]
+    if sidecar_file is not None:
+        outputs.append(("detached manifest", sidecar_file))
+    inputs = [("input", source)]
+    if parent is not None:
+        inputs += [("parent", Path(parent)), ("parent's detached manifest", media_mod.sidecar_path(parent))]
+    inputs += [(role, Path(p)) for role, p in (protected or {}).items()]
+    _check_paths(outputs, inputs, force)
+    media_mod.check_structure(source, kind)
 
     manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
     soft: _SoftBindingJob | None = None
@@ -95,19 +133,24 @@ def sign(
             _add_parent(builder, Path(parent))
         if detached:
             builder.set_no_embed()
-        # The fingerprint (a full decode) runs while the file is copied and hashed; it joins the manifest last.
-        soft = _SoftBindingJob(source) if soft_binding and kind.kind == "video" else None
         with atomic_files() as out, open(source, "rb") as src:
+            # Both created first, so an unwritable destination fails before any work starts.
             dst = out.open(output)
+            side = out.open(sidecar_file) if sidecar_file is not None else None
+            # The fingerprint (a full decode) runs while the file is copied and hashed; it joins the manifest last.
+            soft = _SoftBindingJob(source) if soft_binding and kind.kind == "video" else None
             store = _sign_into(builder, credentials, kind.mime, src, dst, embedded=not detached, definition=manifest,
                                ingredient_ids=(PARENT_INGREDIENT_LABEL,) if parent is not None else (), late=soft)
             dst.close()
-            if sidecar_file is not None:
-                with out.open(sidecar_file) as side:
+            if side is not None:
+                with side:
                     side.write(store)
     except c2pa.C2paError as e:
         # A key on a token or behind a command failed: its own reason beats c2pa's generic one.
         raise (credentials.callback_failure() or _c2pa_error(e, source, credentials.tsa_url)) from e
+    finally:
+        if soft is not None:
+            soft.stop()  # failed or interrupted: ffmpeg must not decode on (a no-op once it has finished)
     return SignResult(output, sidecar_file, store, soft_binding=soft.binding if soft else None, media_type=kind.mime)
 
 
@@ -120,12 +163,14 @@ class _SoftBindingJob(BackgroundAssertions):
 
     def __init__(self, source: Path) -> None:
         self.binding: SoftBinding | None = None
-        super().__init__(lambda: [self._compute(source).assertion()], [SoftBinding.largest().assertion()])
+        self._ffmpeg = Cancel()
+        super().__init__(lambda: [self._compute(source).assertion()], [SoftBinding.largest().assertion()],
+                         cancel=self._ffmpeg.cancel)
 
     def _compute(self, source: Path) -> SoftBinding:
         from .softbinding import compute
 
-        self.binding = compute(source)
+        self.binding = compute(source, cancel=self._ffmpeg)
         return self.binding
 
 

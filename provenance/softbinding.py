@@ -26,15 +26,17 @@ samples the frames of a signed segment to within 20 ms.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from . import children
+from .children import Cancel
 from .errors import SoftBindingError
 
 ALG = "io.iscc.v0"
@@ -260,47 +262,68 @@ def query_positions(frames: int) -> list[int]:
     return sorted({round(i * span / (runs - 1)) + j for i in range(runs) for j in range(QUERY_RUN)})
 
 
-def frame_signatures(path: str | os.PathLike[str], *, threads: int | None = None) -> list[tuple[int, ...]]:
+def frame_signatures(path: str | os.PathLike[str], *, threads: int | None = None,
+                     cancel: Cancel | None = None) -> list[tuple[int, ...]]:
     """MPEG-7 frame signatures of a video, sampled as iscc-sdk samples them."""
-    return _signature_streams(path, (FRAMES_PER_SECOND,), threads=threads)[0]
+    return _signature_streams(path, (FRAMES_PER_SECOND,), threads=threads, cancel=cancel)[0]
 
 
-def _signature_streams(path: str | os.PathLike[str], rates: tuple[int, ...], *,
-                       threads: int | None = None) -> list[list[tuple[int, ...]]]:
-    """MPEG-7 frame signatures of a video sampled at each of `rates` (frames per second), one decode."""
+def _signature_streams(path: str | os.PathLike[str], rates: tuple[int, ...], *, threads: int | None = None,
+                       cancel: Cancel | None = None) -> list[list[tuple[int, ...]]]:
+    """MPEG-7 frame signatures of a video sampled at each of `rates` (frames per second), one decode.
+
+    ffmpeg writes each stream's signatures into a file this process holds open and passes to it as
+    /dev/fd/N; on Linux the file has no name (O_TMPFILE), so nothing is left in $TMPDIR even if this
+    process is killed. Without descriptor passing (Windows) ffmpeg writes into a temporary folder.
+    """
     import xml.etree.ElementTree as ElementTree
 
     from imageio_ffmpeg import get_ffmpeg_exe
 
     source = Path(path).resolve()
-    with tempfile.TemporaryDirectory(prefix="provenance-iscc-") as work:
-        # The signature files are named relative to the working folder, so no path needs filter
-        # escaping; "file:" keeps ffmpeg from reading a name as a protocol or an option.
+    with contextlib.ExitStack() as stack:
+        work: Path | None = None
+        files: list[IO[bytes]] = []
+        if os.name == "posix":
+            files = [stack.enter_context(tempfile.TemporaryFile()) for _ in rates]
+            names = [f"/dev/fd/{f.fileno()}" for f in files]
+            where: dict[str, Any] = {"pass_fds": tuple(f.fileno() for f in files)}
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="provenance-iscc-")))
+            names = [f"s{i}.xml" for i in range(len(rates))]
+            where = {"cwd": work}
+        # The names need no filter escaping; "file:" keeps ffmpeg from reading a name as a protocol or an option.
         cmd = [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
         if threads is not None:
             cmd += ["-threads", str(threads)]
         cmd += ["-i", f"file:{source}"]
         if len(rates) == 1:  # exactly as iscc-sdk runs it
-            cmd += ["-an", "-sn", "-dn", "-vf", f"fps=fps={rates[0]},signature=format=xml:filename=s0.xml",
+            cmd += ["-an", "-sn", "-dn", "-vf", f"fps=fps={rates[0]},signature=format=xml:filename={names[0]}",
                     "-f", "null", "-"]
         else:
             branches = "".join(f"[in{i}]" for i in range(len(rates)))
             graph = f"[0:v:0]split={len(rates)}{branches};" + ";".join(
-                f"[in{i}]fps=fps={rate},signature=format=xml:filename=s{i}.xml[out{i}]" for i, rate in enumerate(rates))
+                f"[in{i}]fps=fps={rate},signature=format=xml:filename={names[i]}[out{i}]"
+                for i, rate in enumerate(rates))
             cmd += ["-filter_complex", graph]
             for i in range(len(rates)):
                 cmd += ["-map", f"[out{i}]", "-f", "null", "-"]
         try:
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace", check=False)
+            proc = children.run(cmd, capture_output=True, text=True, errors="replace", cancel=cancel, **where)
         except OSError as e:
             raise SoftBindingError(f"cannot run ffmpeg: {e.strerror or e}") from e
-        files = [Path(work) / f"s{i}.xml" for i in range(len(rates))]
-        if proc.returncode != 0 or not all(f.is_file() for f in files):
+        if work is not None:
+            files = [stack.enter_context(open(work / n, "rb")) for n in names if (work / n).is_file()]
+        written = len(files) == len(rates) and all(os.fstat(f.fileno()).st_size > 0 for f in files)
+        if proc.returncode != 0 or not written:
             reason = (proc.stderr.strip().splitlines() or ["no video stream"])[-1]
             raise SoftBindingError(f"{path}: cannot compute the ISCC Video-Code: {reason}")
         try:
-            streams = [[_frame(element.text) for _, element in ElementTree.iterparse(f)
-                        if element.tag == _MPEG7_FRAME] for f in files]
+            streams = []
+            for f in files:
+                f.seek(0)
+                streams.append([_frame(element.text) for _, element in ElementTree.iterparse(f)
+                                if element.tag == _MPEG7_FRAME])
         except (ElementTree.ParseError, ValueError) as e:
             raise SoftBindingError(f"{path}: ffmpeg wrote an unreadable video signature: {e}") from e
     if not all(streams):
@@ -346,10 +369,11 @@ def instance_code(path: str | os.PathLike[str]) -> str:
     return code
 
 
-def compute(path: str | os.PathLike[str], *, with_instance: bool = True, threads: int | None = None) -> SoftBinding:
+def compute(path: str | os.PathLike[str], *, with_instance: bool = True, threads: int | None = None,
+            cancel: Cancel | None = None) -> SoftBinding:
     """The soft binding recorded at signing: the whole clip's Video-Code, (IEP-0020 recommends it)
-    its Instance-Code, and the Video-Codes of its segments; one decode."""
-    frames = frame_signatures(path, threads=threads)
+    its Instance-Code, and the Video-Codes of its segments; one decode. `cancel` stops the decode."""
+    frames = frame_signatures(path, threads=threads, cancel=cancel)
     units = [video_unit(frames)]
     if with_instance:
         units.append(instance_code(path))

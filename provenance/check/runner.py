@@ -145,9 +145,12 @@ def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = No
     return verdict, time.perf_counter() - start
 
 
-def _worker_main(conn: Connection, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+def _worker_main(conn: Connection, parent: int, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
                  recovery: RecoverySource | None) -> None:
     """A worker process: verifies the batches of paths it is sent, answering file by file, until sent None."""
+    from ..children import die_with
+
+    die_with(parent)  # a killed `check` must not leave its workers verifying
     _init_worker(anchors, tsa_anchors, recovery)
     assert _worker_verifier is not None
     conn.send(None)  # ready: the time limit of the first file starts now, not before c2pa is loaded
@@ -218,7 +221,7 @@ class VerificationPool:
         ctx = _pool_context()
         parent, child = ctx.Pipe()
         process = ctx.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child, self.anchors, self.tsa_anchors, self.recovery), daemon=True,
+            target=_worker_main, args=(child, os.getpid(), self.anchors, self.tsa_anchors, self.recovery), daemon=True,
             name="provenance-check")
         process.start()
         child.close()

@@ -78,3 +78,44 @@ def test_a_crashed_worker_costs_one_file(tmp_path: Path, signed_clip: Path) -> N
         killer.join()
     assert slow_verdict.verdict is Outcome.ERROR and "crashed" in (slow_verdict.error or "")
     assert ok_verdict.verdict is Outcome.VALID
+
+
+def test_workers_die_with_a_killed_check(tmp_path: Path, signed_clip: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _write_slow_file(tree / "slow.mp4", signed_clip.read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "provenance_cli.main", "check", str(tree), "--root", str(tree),
+                             "--jobs", "2", "--no-recovery", "--file-timeout", "60"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == proc.pid:
+                    found.append(int(entry.name))
+        return found
+
+    deadline = time.monotonic() + 30
+    while len(workers := children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) >= 2, "check did not start its workers"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+              for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers outlived their check: {alive}"
