@@ -89,7 +89,10 @@ def video_body(unit: str) -> bytes | None:
 def _body(unit: str, maintype: int, subtype: int | None) -> bytes | None:
     import iscc_core as ic
 
-    mtype, stype, version, length, body = ic.iscc_decode(unit)
+    try:
+        mtype, stype, version, length, body = ic.iscc_decode(unit)
+    except (TypeError, ValueError):  # a unit from a query or a manifest is anybody's text
+        return None
     # IEP-0020: units shorter than 256 bits or of another version are ignored for matching.
     if mtype == maintype and (subtype is None or stype == subtype) and version == 0 and length == 7:
         return bytes(body)

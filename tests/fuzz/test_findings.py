@@ -189,3 +189,26 @@ def test_bytes_appended_after_the_last_box(name: str, tail: int, fuzz_seeds: dic
     fast, full = (v.verify(path) for v in verifiers)
     assert full.verdict is Outcome.INVALID and "assertion.bmffHash.mismatch" in full.failure_codes
     assert fast.verdict is full.verdict
+
+
+# --------------------------------------------------------------------- long run (make fuzz), fixed
+
+
+def test_a_hash_algorithm_c2pa_does_not_allow_is_an_unsupported_binding() -> None:
+    """readers.hash-binding: alg "shake_128" passed parse (hashlib has it) and then raised TypeError in
+    digest(), which needs a length; only C2PA's SHA-2 algorithms are computed here."""
+    body = {"hash": b"", "alg": "shake_128"}
+    from .jumbf_gen import box, superbox
+
+    assertion = superbox("c2pa.hash.bmff.v3", [box(b"cbor", cbor2.dumps(body))])
+    store = superbox("c2pa", [superbox("urn:c2pa:x", [superbox("c2pa.assertions", [assertion])])])
+    with pytest.raises(bmffhash.UnsupportedBinding, match="shake_128"):
+        bmffhash.hash_binding_of_store(store)
+
+
+def test_a_query_unit_with_a_bad_iscc_prefix_is_ignored() -> None:
+    """api.by-binding-get: a well-formed ISCC-SEQ holding a unit with an invalid prefix made iscc_core raise
+    ValueError inside the lookup (HTTP 500); such a unit now matches nothing."""
+    from provenance import softbinding
+
+    assert softbinding.video_body("AE" + "A" * 50) is None
