@@ -92,7 +92,7 @@ class Verifier:
             size = os.fstat(stream.fileno()).st_size
             found = jumbf.scan(stream, size, kind)
             has_sidecar = sidecar.is_file()
-            if found.store is None and has_sidecar:
+            if found.stores == 0 and has_sidecar:
                 return self._read_with_sidecar(stream, kind, sidecar)
             notes = (codes.SIDECAR_IGNORED,) if has_sidecar else ()
             if not kind.embeddable and found.store is None:
