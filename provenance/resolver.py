@@ -6,12 +6,13 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
+from . import limits
 from .errors import RepositoryError
 from .repository import Match
 from .repository.base import MAX_RESULTS
 from .softbinding import UNIT_BITS
 
-MAX_MANIFEST_STORE = 64 * 1024 * 1024  # larger answers are refused, as jumbf.py refuses larger stores
+MAX_MANIFEST_STORE = limits.MAX_MANIFEST_STORE_BYTES  # larger answers are refused, as local stores are
 _TIMEOUT = 30.0
 
 
