@@ -192,19 +192,17 @@ class SqliteRepository(Repository):
         return out
 
     def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for part in chunks(entries, _MAX_PARAMS):
-            marks = ",".join("?" * len(part))
-            rows = self._query(f"SELECT id, manifest_id FROM manifests WHERE id IN ({marks})", part)
-            out.update((int(r[0]), str(r[1])) for r in rows)
-        return out
+        return {int(k): str(v) for k, v in self._column("id", "manifest_id", entries).items()}
 
     def _signers(self, manifest_ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for part in chunks(manifest_ids, _MAX_PARAMS):
+        return {str(k): str(v) for k, v in self._column("manifest_id", "cert_sha256", manifest_ids).items()}
+
+    def _column(self, key: str, value: str, keys: Sequence[object]) -> dict[Any, Any]:
+        """manifests.`value` for each of `keys` in manifests.`key`, in as few queries as SQLite allows."""
+        out: dict[Any, Any] = {}
+        for part in chunks(keys, _MAX_PARAMS):
             marks = ",".join("?" * len(part))
-            rows = self._query(f"SELECT manifest_id, cert_sha256 FROM manifests WHERE manifest_id IN ({marks})", part)
-            out.update((str(r[0]), str(r[1])) for r in rows)
+            out.update(self._query(f"SELECT {key}, {value} FROM manifests WHERE {key} IN ({marks})", part))
         return out
 
     def close(self) -> None:
