@@ -6,8 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from . import jumbf, limits
 from . import media as media_mod
-from .errors import MediaError
+from .errors import LimitExceeded, MediaError
 
 
 def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False) -> str:
@@ -18,8 +19,17 @@ def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False)
     sidecar = media_mod.sidecar_path(p)
     try:
         with open(p, "rb") as stream:
-            if sidecar.is_file():
-                reader = c2pa.Reader(kind.mime, stream, sidecar.read_bytes())
+            # The same reading as verify: limits before c2pa parses, and an embedded manifest beats a sidecar.
+            found = jumbf.scan(stream, os.fstat(stream.fileno()).st_size, kind)
+            if found.units > limits.MAX_BOXES_FOR_C2PA:
+                raise LimitExceeded(f"the file has more than {limits.MAX_BOXES_FOR_C2PA:,} boxes, too many to inspect")
+            stream.seek(0)
+            if found.stores == 0 and sidecar.is_file():
+                with open(sidecar, "rb") as side:
+                    detached = side.read(limits.MAX_MANIFEST_STORE_BYTES + 1)
+                if len(detached) > limits.MAX_MANIFEST_STORE_BYTES:
+                    raise LimitExceeded(f"its sidecar {sidecar.name} is over the manifest store limit")
+                reader = c2pa.Reader(kind.mime, stream, detached)
             elif not kind.embeddable:
                 reader = None
             else:
@@ -28,6 +38,8 @@ def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False)
                 raise MediaError(f"{p}: carries no C2PA manifest", remedy="Nothing to inspect; sign it first.")
             with reader:
                 report = reader.detailed_json() if detailed else reader.json()
+    except LimitExceeded as e:
+        raise LimitExceeded(f"{p}: refused: {e.message}") from e
     except c2pa.C2paError as e:
         raise MediaError(f"{p}: cannot be read: {e}") from e
     return json.dumps(json.loads(report), indent=2)

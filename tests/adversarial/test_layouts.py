@@ -261,3 +261,16 @@ def test_a_bug_in_the_reader_becomes_an_error_verdict(signed_clip: Path) -> None
     assert verdict.verdict is Outcome.ERROR
     assert verdict.error == f"{signed_clip}: internal error: KeyError: 'a bug'; please report it"
     assert not verdict.passed
+
+
+def test_inspect_reads_as_verify_does(tmp_path: Path, signed: bytes) -> None:
+    from ..conftest import run_cli
+
+    flood = _write(tmp_path, "flood.mp4", signed + _box(b"abcd") * 200_000)
+    result = run_cli("inspect", flood)
+    assert result.code == 1 and result.stdout == ""
+    assert f"{flood}: refused: the file has more than {limits.MAX_TOP_LEVEL_BOXES:,} top-level boxes" in result.stderr
+    target = _write(tmp_path, "clip.mp4", signed)
+    _write(tmp_path, "clip.mp4.c2pa", b"\0garbage")
+    shown = run_cli("inspect", target)
+    assert shown.code == 0 and '"active_manifest"' in shown.stdout
