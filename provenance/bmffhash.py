@@ -54,7 +54,7 @@ class HashBinding:
         if not isinstance(data, dict) or data.get("merkle") or not isinstance(data.get("hash"), bytes):
             raise UnsupportedBinding("the BMFF hash is not a plain (non-Merkle) hash")
         alg = data.get("alg") or "sha256"
-        if alg not in _ALGORITHMS:
+        if not isinstance(alg, str) or alg not in _ALGORITHMS:
             raise UnsupportedBinding(f"BMFF hash algorithm {alg!r} is not available")
         try:
             exclusions = tuple(_exclusion(e) for e in data.get("exclusions") or [])

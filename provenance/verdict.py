@@ -54,7 +54,7 @@ NON_AI_SOURCE_TYPES = frozenset(
 
 
 def is_ai_source_type(source_type: str | None) -> bool | None:
-    if source_type is None:
+    if not isinstance(source_type, str):  # absent, or not text in a manifest made to confuse
         return None
     if source_type in AI_SOURCE_TYPES:
         return True

@@ -195,10 +195,12 @@ def _unique_sorted(codes: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(codes)))
 
 
-def _actions(manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _actions(manifest: dict[str, Any]) -> Iterator[Any]:
     for assertion in manifest.get("assertions", []):
-        if assertion.get("label", "").startswith("c2pa.actions"):
-            yield from assertion.get("data", {}).get("actions", [])
+        if isinstance(assertion, dict) and str(assertion.get("label", "")).startswith("c2pa.actions"):
+            data = assertion.get("data")
+            actions = data.get("actions") if isinstance(data, dict) else None
+            yield from actions if isinstance(actions, list) else []
 
 
 def _disclosure(manifest: dict[str, Any]) -> tuple[str | None, Generator | None]:
@@ -207,7 +209,7 @@ def _disclosure(manifest: dict[str, Any]) -> tuple[str | None, Generator | None]
     An action declaring an AI source type wins; otherwise the first action that
     names any source type (e.g. a camera's digitalCapture).
     """
-    declaring = [a for a in _actions(manifest) if a.get("digitalSourceType")]
+    declaring = [a for a in _actions(manifest) if isinstance(a, dict) and isinstance(a.get("digitalSourceType"), str)]
     chosen = next((a for a in declaring if is_ai_source_type(a["digitalSourceType"])), None)
     chosen = chosen or (declaring[0] if declaring else None)
     if chosen is None:

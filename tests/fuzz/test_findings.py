@@ -212,3 +212,15 @@ def test_a_query_unit_with_a_bad_iscc_prefix_is_ignored() -> None:
     from provenance import softbinding
 
     assert softbinding.video_body("AE" + "A" * 50) is None
+
+
+def test_a_hash_algorithm_that_is_not_a_string_is_an_unsupported_binding() -> None:
+    """verify.manifest-cbor (second long run): an `alg` that is a CBOR array made the algorithm check
+    raise TypeError (unhashable list), an internal error on the fast path."""
+    from .jumbf_gen import box, superbox
+
+    body = {"hash": b"", "alg": ["sha256"]}
+    assertion = superbox("c2pa.hash.bmff.v3", [box(b"cbor", cbor2.dumps(body))])
+    store = superbox("c2pa", [superbox("urn:c2pa:x", [superbox("c2pa.assertions", [assertion])])])
+    with pytest.raises(bmffhash.UnsupportedBinding, match="algorithm"):
+        bmffhash.hash_binding_of_store(store)
