@@ -389,7 +389,7 @@ def chain_report(path: str | os.PathLike[str]) -> ChainReport:
     der_chain = jumbf.x5chain(signature) if signature else []
     try:
         certs = [x509.load_der_x509_certificate(der) for der in der_chain]
-    except ValueError as e:
+    except (ValueError, x509.InvalidVersion) as e:
         raise MediaError(f"{path}: the signer's certificate chain is malformed") from e
     if not certs:
         raise MediaError(f"{path}: the manifest's signature carries no certificate chain")

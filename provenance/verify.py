@@ -256,7 +256,7 @@ def signer_from_store(store: bytes | None, label: str | None, manifest: dict[str
                 chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs),
                 serial=str(leaf.serial_number),
             )
-        except ValueError as e:
+        except (ValueError, x509.InvalidVersion) as e:  # InvalidVersion is no ValueError
             raise UnreadableSigner(f"the signer's certificate cannot be read ({e})") from e
     info = manifest.get("signature_info") or {}
     if info.get("common_name") or info.get("issuer"):

@@ -274,3 +274,18 @@ def test_inspect_reads_as_verify_does(tmp_path: Path, signed: bytes) -> None:
     _write(tmp_path, "clip.mp4.c2pa", b"\0garbage")
     shown = run_cli("inspect", target)
     assert shown.code == 0 and '"active_manifest"' in shown.stdout
+
+
+@PATHS
+def test_certificate_with_an_unknown_x509_version_gives_a_verdict(tmp_path: Path, signed: bytes, fast: bool) -> None:
+    """Found by the long fuzz run (through the resolution API): cryptography's InvalidVersion is no ValueError."""
+    store = jumbf.manifest_store_bytes(io.BytesIO(signed), len(signed), MP4)
+    assert store is not None
+    signature = jumbf.signature_of(store, None)
+    assert signature is not None
+    leaf = jumbf.x5chain(signature)[0]
+    at = leaf.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2: X.509 v3
+    broken = leaf[:at + 4] + b"\x03" + leaf[at + 5:]
+    verdict = _verifier(fast).verify(_write(tmp_path, "bad-version.mp4", signed.replace(leaf, broken)))
+    assert verdict.verdict is Outcome.INVALID and verdict.signer is None
+    assert any("certificate cannot be read" in r for r in verdict.trust_failures)
