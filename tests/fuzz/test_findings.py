@@ -224,3 +224,45 @@ def test_a_hash_algorithm_that_is_not_a_string_is_an_unsupported_binding() -> No
     store = superbox("c2pa", [superbox("urn:c2pa:x", [superbox("c2pa.assertions", [assertion])])])
     with pytest.raises(bmffhash.UnsupportedBinding, match="algorithm"):
         bmffhash.hash_binding_of_store(store)
+
+
+# ------------------------------------------------- third long run: the oracle, not provenance, was wrong
+
+
+def _toggles_offsets(seed: Seed) -> list[int]:
+    """Where, in the store's container (sidecar or media file), each description box's toggles byte is."""
+    from .seeds import active_manifest
+
+    base = 0 if seed.sidecar is not None else seed.store_offset
+    assert base is not None
+    return [base + node.payload[0] + 16 for node in active_manifest(seed.store).walk() if node.type == b"jumd"]
+
+
+@pytest.mark.parametrize("name", ["mp4", "webm"])
+def test_reserved_description_toggles_are_not_signed(name: str, fuzz_seeds: dict[str, Seed],
+                                                     verifiers: tuple[Verifier, Verifier], tmp_path: Path) -> None:
+    """verify.webm-sidecar (`Flip(at=435, mask=32)`): a reserved bit (5-7) of a JUMBF description box's
+    toggles set in the hash assertion of a signed store still verified trusted, which the oracle, protecting
+    the assertion byte for byte, called a wrong verdict. c2pa hashes an assertion as it re-serializes it
+    (label, type, salt, content), so reserved bits are not signed and carry nothing a report shows: the
+    report must be the seed's, field for field. Flipping a defined bit (requestable, label, id, signature,
+    private) must never verify."""
+    seed = fuzz_seeds[name]
+    container = seed.sidecar if seed.sidecar is not None else seed.data
+
+    def verdicts(at: int, mask: int) -> list[dict[str, object]]:
+        mutant = bytearray(container)
+        mutant[at] ^= mask
+        if seed.sidecar is not None:
+            path = write_mutant(tmp_path, seed, seed.data, bytes(mutant))
+        else:
+            path = write_mutant(tmp_path, seed, bytes(mutant), None)
+        return [v.verify(path).to_dict() for v in verifiers]
+
+    original = verdicts(0, 0)
+    assert original[0]["verdict"] == "trusted"
+    for at in _toggles_offsets(seed):
+        for mask in (0x20, 0x40, 0x80):
+            assert verdicts(at, mask) == original
+        for mask in (0x01, 0x02, 0x04, 0x08, 0x10):
+            assert all(v["verdict"] not in ("trusted", "valid") for v in verdicts(at, mask)), (at, mask)
