@@ -16,10 +16,10 @@ demo: $(STAMP)
 	$(BIN)/python -m provenance_cli.demo demo-out
 
 lint: $(STAMP)
-	$(BIN)/ruff check provenance cli tests bench
+	$(BIN)/ruff check provenance provenance_cli tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy provenance cli
+	$(BIN)/mypy provenance provenance_cli
 
 test: $(STAMP) test-deps lint typecheck
 	$(BIN)/python -m pytest -q tests

@@ -41,7 +41,7 @@ def make_attack_files(work: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import make_clip, sign_file  # the recipes the tests use
 
-    from provenance.pki import init_dev_pki
+    from provenance.keys.pki import init_dev_pki
 
     pki = init_dev_pki(work / "pki", org="Bench")
     signed = sign_file(make_clip(work / "clip.mp4"), work / "signed.mp4", pki, generator="bench").output

@@ -38,9 +38,10 @@ def build_tree(count: int) -> tuple[Path, Path]:
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import make_clip  # the clip recipe the tests use
 
-    from provenance import signers, signing
+    from provenance import signing
+    from provenance.keys import signers
+    from provenance.keys.pki import init_dev_pki
     from provenance.manifest import Disclosure
-    from provenance.pki import init_dev_pki
 
     shutil.rmtree(CACHE, ignore_errors=True)
     CACHE.mkdir(parents=True)

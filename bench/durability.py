@@ -37,14 +37,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provenance import signers, signing, softbinding  # noqa: E402
+from provenance import signing  # noqa: E402
+from provenance.durability import softbinding  # noqa: E402
+from provenance.durability.recovery import Recoverer, register  # noqa: E402
+from provenance.durability.repository import Repository  # noqa: E402
+from provenance.durability.repository.interface import INDEX_REACH  # noqa: E402
+from provenance.durability.repository.sqlite import SqliteRepository  # noqa: E402
+from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, SoftBinding, compute_query, hamming  # noqa: E402
+from provenance.keys import signers  # noqa: E402
+from provenance.keys.pki import init_dev_pki  # noqa: E402
 from provenance.manifest import Disclosure  # noqa: E402
-from provenance.pki import init_dev_pki  # noqa: E402
-from provenance.recovery import Recoverer, register  # noqa: E402
-from provenance.repository import Repository  # noqa: E402
-from provenance.repository.base import INDEX_REACH  # noqa: E402
-from provenance.repository.sqlite import SqliteRepository  # noqa: E402
-from provenance.softbinding import ALG, MATCH_THRESHOLD, SoftBinding, compute_query, hamming  # noqa: E402
 from provenance.verdict import Outcome  # noqa: E402
 from provenance.verify import Verifier  # noqa: E402
 

@@ -39,11 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provenance.repository import Entry, Repository  # noqa: E402
-from provenance.repository.base import EXACT_REACH, INDEX_REACH  # noqa: E402
-from provenance.repository.postgres import PostgresRepository  # noqa: E402
-from provenance.repository.sqlite import SqliteRepository  # noqa: E402
-from provenance.softbinding import (  # noqa: E402
+from provenance.durability.repository import Entry, Repository  # noqa: E402
+from provenance.durability.repository.interface import EXACT_REACH, INDEX_REACH  # noqa: E402
+from provenance.durability.repository.postgres import PostgresRepository  # noqa: E402
+from provenance.durability.repository.sqlite import SqliteRepository  # noqa: E402
+from provenance.durability.softbinding import (  # noqa: E402
     ALG,
     FRAMES_PER_SECOND,
     MATCH_THRESHOLD,

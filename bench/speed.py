@@ -141,7 +141,7 @@ def make_media(size: int) -> Path:
 
 
 def dev_pki() -> tuple[Path, Path]:
-    from provenance.pki import init_dev_pki
+    from provenance.keys.pki import init_dev_pki
 
     folder = CACHE / "pki"
     if not (folder / "signer.key").exists():
@@ -232,7 +232,7 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
         decode_m, iscc_m = Measure("ffmpeg -i FILE -f null - (bare decode)"), Measure("ISCC soft binding alone")
         default_m = Measure("provenance sign (default: soft binding on)")
         store = CACHE / "bench-store.sqlite"
-        fingerprint = ("import sys; from provenance.softbinding import compute; compute(sys.argv[1])")
+        fingerprint = ("import sys; from provenance.durability.softbinding import compute; compute(sys.argv[1])")
         for _ in range(runs):
             for m, cmd in (
                 (decode_m, [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", video, "-f", "null", "-"]),

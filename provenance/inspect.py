@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from . import jumbf, limits
-from . import media as media_mod
-from .errors import LimitExceeded, MediaError
+from provenance import limits
+from provenance import media as media_mod
+from provenance._formats import jumbf
+from provenance.errors import LimitExceeded, MediaError
 
 
 def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False) -> str:

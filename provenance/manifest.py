@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .errors import UsageError
-from .verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA
+from provenance import __version__
+from provenance.errors import UsageError
+from provenance.verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA
 
 AI_TRAINING_CHOICES = ("allowed", "notAllowed", "constrained")
 # For --parent: did the edit generate the whole result, or mix AI into captured footage?

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MediaError
+from provenance.errors import MediaError
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import media as media_mod
-from .atomic import atomic_files, output_error
-from .children import Cancel
-from .errors import (
+from provenance import media as media_mod
+from provenance._fast.sign import BackgroundAssertions, LateAssertions, builder_with, sign_embedded
+from provenance._internal.atomic import atomic_files, output_error
+from provenance._internal.children import Cancel
+from provenance.durability.softbinding import SoftBinding
+from provenance.errors import (
     MediaError,
     OutputExistsError,
     ProvenanceError,
@@ -23,10 +25,8 @@ from .errors import (
     UsageError,
     c2pa_reason,
 )
-from .fastpath import BackgroundAssertions, LateAssertions, builder_with, sign_embedded
-from .manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient, signing_context
-from .signers import SigningCredentials
-from .softbinding import SoftBinding
+from provenance.keys.signers import SigningCredentials
+from provenance.manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient, signing_context
 
 # The name under which a parent's detached manifest store is handed to c2pa.
 _PARENT_STORE = "parent-manifest-store.c2pa"
@@ -168,7 +168,7 @@ class _SoftBindingJob(BackgroundAssertions):
                          cancel=self._ffmpeg.cancel)
 
     def _compute(self, source: Path) -> SoftBinding:
-        from .softbinding import compute
+        from provenance.durability.softbinding import compute
 
         self.binding = compute(source, cancel=self._ffmpeg)
         return self.binding
@@ -178,7 +178,7 @@ def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: An
                embedded: bool = False, definition: dict[str, Any] | None = None,
                ingredient_ids: tuple[str, ...] = (), late: LateAssertions | None = None) -> bytes:
     if embedded and definition is not None:
-        # MP4/MOV: one kernel copy plus one hash pass (provenance/fastpath.py); None → c2pa's own writer.
+        # MP4/MOV: one kernel copy plus one hash pass (provenance/_fast/sign.py); None → c2pa's own writer.
         fast = sign_embedded(builder, definition, credentials, mime, src, dst, ingredient_ids=ingredient_ids,
                              late=late)
         if fast is not None:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import codes, fastverify, jumbf, limits
-from . import media as media_mod
-from .errors import LimitExceeded, MediaError, c2pa_reason
-from .trust import TrustAnchors, TrustPolicy
-from .verdict import (
+from provenance import codes, limits
+from provenance import media as media_mod
+from provenance._fast import verify as fastverify
+from provenance._formats import jumbf
+from provenance.errors import LimitExceeded, MediaError, c2pa_reason
+from provenance.trust.anchors import TrustAnchors, TrustPolicy
+from provenance.verdict import (
     Generator,
     Ingredient,
     Outcome,
@@ -50,7 +52,7 @@ class Verifier:
 
     def __init__(self, anchors: TrustAnchors | None = None, *, tsa_anchors: TrustAnchors | None = None,
                  allowed_signers: Iterable[str] = (), fast_path_min_bytes: int | None = None) -> None:
-        """`fast_path_min_bytes`: BMFF files from this size on may take provenance.fastverify
+        """`fast_path_min_bytes`: BMFF files from this size on may take provenance._fast.verify
         (default fastverify.min_bytes(); 0 for every file, -1 for none)."""
         self.anchors = anchors
         self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers))
@@ -68,7 +70,7 @@ class Verifier:
         """c2pa's report on a stand-alone manifest store (e.g. one recovered from a repository).
 
         No asset comes with it, so c2pa reports its hard binding as mismatched; the caller decides
-        what that means (see provenance.recovery).
+        what that means (see provenance.durability.recovery).
         """
         import io
 
@@ -287,7 +289,7 @@ def _identity(report: ManifestReport, label: str | None, manifest: dict[str, Any
 
 def _timestamp(manifest: dict[str, Any], store: bytes | None, label: str | None) -> Timestamp | None:
     """Time and authority from the RFC 3161 token; whether it is trusted is TrustPolicy's call."""
-    from .timestamp import token_of
+    from provenance.trust.timestamp import token_of
 
     token = token_of(store, label)
     if token is not None:

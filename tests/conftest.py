@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from provenance import signers, signing
+from provenance import signing
+from provenance.keys import signers
+from provenance.keys.pki import DevPki, init_dev_pki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki, init_dev_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every BMFF verification in the suite (in this process and in CLI processes) takes the verification

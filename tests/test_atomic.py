@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provenance import atomic
-from provenance.atomic import atomic_files, write_bytes_atomically
+from provenance._internal import atomic
+from provenance._internal.atomic import atomic_files, write_bytes_atomically
 from provenance.errors import OutputError
 
 

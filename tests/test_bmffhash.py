@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from provenance import bmff, jumbf, media
-from provenance.bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store
+from provenance import media
+from provenance._fast.bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store
+from provenance._formats import bmff, jumbf
 
 from .conftest import ffmpeg_exe, sign_file
 from .test_tamper import flipped

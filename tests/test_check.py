@@ -15,8 +15,8 @@ import pytest
 
 from provenance.check import Policy, check, discover, verify_files
 from provenance.errors import UsageError
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 
 from .conftest import run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.pki import DevPki
+from provenance.keys.pki import DevPki
 
 from .conftest import ffmpeg_exe, make_clip, run_cli
 

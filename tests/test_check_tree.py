@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from provenance import signers
-from provenance.pki import DevPki
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.verdict import IPTC
 
 from .conftest import make_clip, run_cli, sign_file

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.pki import DevPki
+from provenance.keys.pki import DevPki
 
 from .conftest import make_clip, run_cli
 

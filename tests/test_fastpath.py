@@ -18,16 +18,19 @@ from typing import Any
 import c2pa
 import pytest
 
-from provenance import bmff, fastpath, jumbf, media, signers, signing
+from provenance import media, signing
+from provenance._fast import sign as fastpath
+from provenance._formats import bmff, jumbf
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure, definition, parent_ingredient, signing_context
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 
 from .conftest import ffmpeg_exe, make_clip, run_cli, sign_file
 
-FAST_LOGGER = "provenance.fastpath"
+FAST_LOGGER = "provenance._fast.sign"
 # ffmpeg muxer options → (file name, MIME type): every BMFF layout the fast path rewrites.
 LAYOUTS = {
     "mp4": (["-f", "mp4"], "clip.mp4", "video/mp4"),
@@ -357,7 +360,7 @@ def test_plan_copies_media_and_rewrites_only_metadata(tmp_path: Path, clip: Path
 
 def test_soft_binding_joins_the_manifest_after_hashing(tmp_path: Path, clip: Path, pki: DevPki,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    from provenance import softbinding
+    from provenance.durability import softbinding
 
     out = tmp_path / "out.mp4"
     caplog.set_level(logging.DEBUG, logger=FAST_LOGGER)
@@ -391,7 +394,7 @@ def test_a_failing_late_assertion_leaves_no_output(tmp_path: Path, pki: DevPki) 
 
 def test_late_assertions_reach_builder_sign_when_the_fast_path_declines(tmp_path: Path, signed_clip: Path,
                                                                        pki: DevPki) -> None:
-    from provenance import softbinding
+    from provenance.durability import softbinding
 
     out = tmp_path / "resigned.mp4"
     credentials = signers.from_pem_files(pki.signer_chain, pki.signer_key)

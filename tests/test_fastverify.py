@@ -1,6 +1,6 @@
 """The verification fast path reports exactly what c2pa's full Reader reports, or steps aside.
 
-Every case verifies the same file twice: through provenance.fastverify (fast_path_min_bytes=0) and
+Every case verifies the same file twice: through provenance._fast.verify (fast_path_min_bytes=0) and
 through c2pa's Reader alone (-1), and compares c2pa's report, the state and the public verdict.
 """
 
@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from provenance import fastpath, fastverify, jumbf, media
-from provenance.pki import DevPki
-from provenance.trust import TrustAnchors, load_anchors
+from provenance import media
+from provenance._fast import sign as fastpath
+from provenance._fast import verify as fastverify
+from provenance._formats import jumbf
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import TrustAnchors, load_anchors
 from provenance.verdict import Outcome, Verdict
 from provenance.verify import Verifier
 
@@ -62,7 +65,7 @@ def test_self_check_passes_with_the_pinned_c2pa() -> None:
 
 
 def test_shipped_sample_stays_valid_for_decades() -> None:
-    from provenance.selfcheck_sample import SIGNED_MP4_BASE64
+    from provenance._fast.selfcheck_sample import SIGNED_MP4_BASE64
     from provenance.verify import signer_from_store
 
     sample = base64.b64decode(SIGNED_MP4_BASE64)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from provenance import jumbf, media
-from provenance.pki import DevPki
+from provenance import media
+from provenance._formats import jumbf
+from provenance.keys.pki import DevPki
 
 from .conftest import make_clip, sign_file
 

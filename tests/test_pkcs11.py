@@ -16,12 +16,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from provenance import pkcs11 as p11
-from provenance import signers, signing
+from provenance import signing
 from provenance.errors import CredentialError, UsageError
+from provenance.keys import pkcs11 as p11
+from provenance.keys import signers
+from provenance.keys.pki import PublicKey
 from provenance.manifest import Disclosure
-from provenance.pki import PublicKey
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

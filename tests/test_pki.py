@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.errors import OutputExistsError
-from provenance.pki import DOCUMENT_SIGNING, init_dev_pki
+from provenance.keys.pki import DOCUMENT_SIGNING, init_dev_pki
 
 from .conftest import run_cli
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from provenance import signers, signing
+from provenance import signing
 from provenance.check import Policy, Scope, compile_policy, load_policy, load_policy_file
 from provenance.errors import PolicyError
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import COMPOSITE_WITH_TRAINED, IPTC, TRAINED_ALGORITHMIC_MEDIA, Outcome, Recovered, Verdict
 from provenance.verify import Verifier
 

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provenance import signers, signing
-from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.recovery import (
+from provenance import signing
+from provenance.durability.recovery import (
     HARD_BINDING_MISMATCH,
     ManifestRejected,
     Recoverer,
@@ -22,9 +20,12 @@ from provenance.recovery import (
     recover_all,
     register,
 )
-from provenance.repository import Repository, open_repository
-from provenance.softbinding import MATCH_THRESHOLD
-from provenance.trust import load_anchors
+from provenance.durability.repository import Repository, open_repository
+from provenance.durability.softbinding import MATCH_THRESHOLD
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
+from provenance.manifest import Disclosure
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 
@@ -197,8 +198,8 @@ def test_tampered_store_is_invalid_and_refused(signed: Signed) -> None:
 
 
 def test_a_manifest_with_too_many_segment_codes_is_refused(signed: Signed, pki: DevPki, tmp_path: Path) -> None:
-    from provenance.recovery import MAX_REGISTERED_SEGMENTS
-    from provenance.softbinding import Segment, SoftBinding
+    from provenance.durability.recovery import MAX_REGISTERED_SEGMENTS
+    from provenance.durability.softbinding import Segment, SoftBinding
 
     real = signed.result.soft_binding
     assert real is not None and real.segments

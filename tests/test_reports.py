@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from provenance.check import CheckReport, Policy, Scope, check
-from provenance.pki import DevPki
-from provenance.reports import FORMATS, get_format, markdown_summary
-from provenance.reports.github import escape_data, escape_property, workflow_command
-from provenance.reports.markdown import MAX_ROWS
-from provenance.trust import load_anchors
+from provenance.check.reports import FORMATS, get_format, markdown_summary
+from provenance.check.reports.github import escape_data, escape_property, workflow_command
+from provenance.check.reports.markdown import MAX_ROWS
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import load_anchors
 
 from .test_check_tree import load_sarif_validator
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from provenance.durability.repository import INDEX_REACH, Entry, QueryError, Repository, open_repository
+from provenance.durability.repository.interface import EXACT_REACH, MAX_QUERY_CODES
+from provenance.durability.repository.sqlite import SqliteRepository
+from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, Segment, SoftBinding, hamming
 from provenance.errors import RepositoryError
-from provenance.repository import INDEX_REACH, Entry, QueryError, Repository, open_repository
-from provenance.repository.base import EXACT_REACH, MAX_QUERY_CODES
-from provenance.repository.sqlite import SqliteRepository
-from provenance.softbinding import ALG, MATCH_THRESHOLD, Segment, SoftBinding, hamming
 
 from .postgres import PostgresUnavailable, throwaway_server
 
@@ -351,7 +351,7 @@ DROP TABLE unused_bands;
 def test_a_second_release_postgres_repository_is_upgraded(request: pytest.FixtureRequest) -> None:
     import psycopg
 
-    from provenance.repository.base import band_keys
+    from provenance.durability.repository.interface import band_keys
 
     location = fresh_database(request, "v2")
     rng = random.Random(11)

@@ -17,12 +17,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from provenance import signers, signing
+from provenance import signing
+from provenance.durability.resolution_api import MAX_GET_VALUE, MAX_MANIFEST_STORE, MAX_QUERY_BODY, active_manifest_only
+from provenance.durability.resolver import Resolver
+from provenance.durability.softbinding import ALG, SoftBinding
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.resolution_api import MAX_GET_VALUE, MAX_MANIFEST_STORE, MAX_QUERY_BODY, active_manifest_only
-from provenance.resolver import Resolver
-from provenance.softbinding import ALG, SoftBinding
 
 from .conftest import ffmpeg_exe, make_clip, run_cli
 
@@ -184,7 +185,7 @@ def test_query_by_binding_get_and_post(server: Server, clip: Clip, registered: s
 
 
 def test_query_with_only_the_video_code_of_a_reencoded_copy(server: Server, clip: Clip, registered: str) -> None:
-    from provenance.softbinding import compute
+    from provenance.durability.softbinding import compute
 
     copy = compute(clip.reencoded, with_instance=False)
     response = httpx.get(f"{server.url}/matches/byBinding", params={"alg": ALG, "value": b64(copy.value)})
@@ -195,7 +196,7 @@ def test_query_with_only_the_video_code_of_a_reencoded_copy(server: Server, clip
 def test_query_with_the_codes_of_a_trimmed_copy(server: Server, clip: Clip, registered: str) -> None:
     """A lookup value holding the copy's whole-clip code and the codes of its windows (IEP-0020:
     several Video-Codes in one ISCC-SEQ) finds the manifest by its segments, by POST and by GET."""
-    from provenance.softbinding import compute_query
+    from provenance.durability.softbinding import compute_query
 
     copy = compute_query(clip.trimmed)
     assert copy.segments

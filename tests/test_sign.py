@@ -13,11 +13,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance import signers, signing
+from provenance import signing
 from provenance.errors import CredentialError, MediaError, OutputExistsError, SigningError, UsageError
+from provenance.keys import signers
+from provenance.keys.pki import DOCUMENT_SIGNING, DevPki, init_dev_pki
 from provenance.manifest import Disclosure
-from provenance.pki import DOCUMENT_SIGNING, DevPki, init_dev_pki
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
 

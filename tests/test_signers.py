@@ -19,11 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from provenance import signers, signing
+from provenance import signing
 from provenance.errors import CredentialError, SigningError, UsageError
+from provenance.keys import signers
+from provenance.keys.pki import init_dev_pki
 from provenance.manifest import Disclosure
-from provenance.pki import init_dev_pki
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from provenance import signers, signing, softbinding
+from provenance import signing
+from provenance.durability import softbinding
 from provenance.errors import SoftBindingError
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 
@@ -184,7 +186,7 @@ def test_trimmed_copy_is_near_through_its_segments_and_other_content_is_far(tmp_
 
 
 def test_largest_binding_is_at_least_as_large_as_a_real_one(clips: dict[str, Path]) -> None:
-    """Signing sizes the manifest with it before the real value exists (provenance/fastpath.py)."""
+    """Signing sizes the manifest with it before the real value exists (provenance/_fast/sign.py)."""
     import cbor2
 
     largest = cbor2.dumps(softbinding.SoftBinding.largest().assertion())
@@ -257,7 +259,7 @@ def test_cli_sign_records_and_registers_by_default(clips: dict[str, Path], pki: 
     assert result.code == 0, result.stderr
     assert "soft binding: ISCC:" in result.stdout
     assert "registered manifest urn:c2pa:" in result.stdout and str(store) in result.stdout
-    from provenance.repository import open_repository
+    from provenance.durability.repository import open_repository
 
     repository = open_repository(store, create=False)
     assert repository is not None

@@ -8,8 +8,8 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

@@ -17,12 +17,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance import jumbf, media, signers, signing
-from provenance import timestamp as ts
+from provenance import media, signing
+from provenance._formats import jumbf
 from provenance.errors import TimestampError
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.trust import timestamp as ts
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from provenance import trust
 from provenance.errors import MediaError, TrustConfigError
-from provenance.pki import DevPki, fingerprint
-from provenance.trust import load_anchors
+from provenance.keys.pki import DevPki, fingerprint
+from provenance.trust import anchors as trust
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

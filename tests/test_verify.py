@@ -11,10 +11,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from provenance import signers, signing
+from provenance import signing
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
 

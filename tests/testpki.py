@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.pki import DOCUMENT_SIGNING, PrivateKey, PublicKey, chain_pem, new_key, write_private_file
+from provenance.keys.pki import DOCUMENT_SIGNING, PrivateKey, PublicKey, chain_pem, new_key, write_private_file
 
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 SIGNER_EKUS = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION)

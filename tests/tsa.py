@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.pki import write_private_file
+from provenance.keys.pki import write_private_file
 
 _CONFIG = """\
 [ tsa ]

@@ -5,10 +5,10 @@ Importing this package is cheap; c2pa is loaded by the workers that verify.
 
 from __future__ import annotations
 
-from .policy import Policy, Scope, load_policy, load_policy_file
-from .rules import ALL_RULES, RuleInfo, RuleSet, Violation, compile_policy
-from .runner import CheckReport, FileResult, RecoverySource, check, default_jobs, verify_files
-from .walk import Candidate, discover
+from provenance.check.policy import Policy, Scope, load_policy, load_policy_file
+from provenance.check.rules import ALL_RULES, RuleInfo, RuleSet, Violation, compile_policy
+from provenance.check.runner import CheckReport, FileResult, RecoverySource, check, default_jobs, verify_files
+from provenance.check.walk import Candidate, discover
 
 __all__ = [
     "ALL_RULES",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PolicyError, TrustConfigError
+from provenance.errors import PolicyError, TrustConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -146,7 +146,7 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _fingerprint(value: str) -> str:
-    from ..trust import parse_fingerprint
+    from provenance.trust.anchors import parse_fingerprint
 
     try:
         return parse_fingerprint(value)

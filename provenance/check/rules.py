@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from ..codes import explain
-from ..errors import PolicyError
-from ..verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Claimant, Outcome, Verdict
-from .policy import Policy, Scope
+from provenance.check.policy import Policy, Scope
+from provenance.codes import explain
+from provenance.errors import PolicyError
+from provenance.verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Claimant, Outcome, Verdict
 
 # What counts as an AI disclosure for require_ai_disclosure.
 AI_DISCLOSURE_TYPES = frozenset({TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED})

@@ -17,17 +17,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from .. import limits
-from ..errors import ProvenanceError
-from ..trust import TrustAnchors
-from ..verdict import Outcome, Verdict
-from .policy import Policy
-from .rules import RuleSet, Violation, compile_policy
-from .walk import Candidate, discover
+from provenance import limits
+from provenance.check.policy import Policy
+from provenance.check.rules import RuleSet, Violation, compile_policy
+from provenance.check.walk import Candidate, discover
+from provenance.errors import ProvenanceError
+from provenance.trust.anchors import TrustAnchors
+from provenance.verdict import Outcome, Verdict
 
 if TYPE_CHECKING:
-    from ..recovery import Recoverer
-    from ..verify import Verifier
+    from provenance.durability.recovery import Recoverer
+    from provenance.verify import Verifier
 
 ProgressCallback = Callable[[int], None]  # called with the number of files just finished
 
@@ -97,7 +97,7 @@ class RecoverySource:
     resolver: str | None = None
 
     def open(self, verifier: Verifier) -> Recoverer | None:
-        from ..recovery import open_recoverer
+        from provenance.durability.recovery import open_recoverer
 
         return open_recoverer(verifier, store=self.store, resolver=self.resolver)
 
@@ -117,7 +117,7 @@ _worker_recoverer: Recoverer | None = None
 
 
 def _new_verifier(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None) -> Verifier:
-    from ..verify import Verifier
+    from provenance.verify import Verifier
 
     return Verifier(anchors, tsa_anchors=tsa_anchors)
 
@@ -134,7 +134,7 @@ def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
 
 
 def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = None) -> tuple[Verdict, float]:
-    from ..errors import ProvenanceError
+    from provenance.errors import ProvenanceError
 
     start = time.perf_counter()
     verdict = verifier.verify(path)  # never raises: a bug becomes this file's `error` verdict
@@ -148,7 +148,7 @@ def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = No
 def _worker_main(conn: Connection, parent: int, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
                  recovery: RecoverySource | None) -> None:
     """A worker process: verifies the batches of paths it is sent, answering file by file, until sent None."""
-    from ..children import die_with
+    from provenance._internal.children import die_with
 
     die_with(parent)  # a killed `check` must not leave its workers verifying
     _init_worker(anchors, tsa_anchors, recovery)
@@ -348,7 +348,7 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAn
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
-    from ..trust import load_anchors
+    from provenance.trust.anchors import load_anchors
 
     started = time.perf_counter()
     if anchors is None and policy.trust_anchors is not None:

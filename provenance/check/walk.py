@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import media as media_mod
-from ..errors import UsageError
-from .policy import Scope
+from provenance import media as media_mod
+from provenance.check.policy import Scope
+from provenance.errors import UsageError
 
 # Extensions that make a file a candidate whatever its content (a corrupt clip must not be skipped).
 MEDIA_EXTENSIONS = frozenset({

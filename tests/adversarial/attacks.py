@@ -7,9 +7,10 @@ import json
 import struct
 from pathlib import Path
 
-from provenance import bmff, jumbf, signers
+from provenance._formats import bmff, jumbf
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.media import MP4
-from provenance.pki import DevPki
 
 C2PA_ROOT_LABEL = b"c2pa"
 

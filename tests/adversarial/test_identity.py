@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from provenance import codes
-from provenance.pki import DevPki
-from provenance.trust import TrustAnchors, load_anchors
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import TrustAnchors, load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 

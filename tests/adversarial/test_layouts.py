@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from provenance import codes, jumbf, limits
+from provenance import codes, limits
+from provenance._formats import jumbf
+from provenance.keys.pki import DevPki
 from provenance.media import MP4
-from provenance.pki import DevPki
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 
@@ -150,7 +151,7 @@ def test_a_box_appended_to_our_clip_breaks_it(tmp_path: Path, signed: bytes, fas
 
 
 def test_our_clips_exclude_only_what_c2pa_needs(signed: bytes) -> None:
-    from provenance.bmffhash import hash_binding_of_store
+    from provenance._fast.bmffhash import hash_binding_of_store
 
     store = jumbf.manifest_store_bytes(io.BytesIO(signed), len(signed), MP4)
     assert store is not None

@@ -17,18 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from provenance_cli.render import verdicts_text
 
-from provenance import signers, signing, softbinding
+from provenance import signing
+from provenance.durability import softbinding
+from provenance.durability.recovery import Recoverer, register
+from provenance.durability.repository import Lookup, open_repository
+from provenance.durability.resolver import Resolver
+from provenance.durability.softbinding import MATCH_THRESHOLD
+from provenance.keys import signers
+from provenance.keys.pki import DevPki, init_dev_pki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki, init_dev_pki
-from provenance.recovery import Recoverer, register
-from provenance.repository import Lookup, open_repository
-from provenance.resolver import Resolver
-from provenance.softbinding import MATCH_THRESHOLD
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import IPTC, Outcome, Signer
 from provenance.verify import Verifier
+from provenance_cli.render import verdicts_text
 
 from ..conftest import ffmpeg_exe, make_clip, run_cli
 from ..postgres import PostgresUnavailable, throwaway_server

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.pki import DevPki
+from provenance.keys.pki import DevPki
 from tests.conftest import CliResult, make_clip, run_cli
 
 _PR_CAPBSET_DROP = 24

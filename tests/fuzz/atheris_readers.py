@@ -36,11 +36,15 @@ import atheris  # noqa: E402
 from tests.fuzz import harness, known  # noqa: E402
 
 with atheris.instrument_imports(include=["provenance"]):
-    from provenance import bmff, bmffhash, jumbf  # noqa: E402
     from provenance import media as media_mod  # noqa: E402
+    from provenance._fast import bmffhash
+    from provenance._fast.selfcheck_sample import SIGNED_MP4_BASE64  # noqa: E402
+    from provenance._formats import (
+        bmff,  # noqa: E402
+        jumbf,
+    )
     from provenance.check import policy  # noqa: E402
     from provenance.errors import PolicyError  # noqa: E402
-    from provenance.selfcheck_sample import SIGNED_MP4_BASE64  # noqa: E402
 
 TARGET = "atheris.readers"
 CONTAINERS = (media_mod.MP4, media_mod.AVI, media_mod.JPEG, media_mod.PNG, media_mod.MANIFEST_STORE, media_mod.WEBM)

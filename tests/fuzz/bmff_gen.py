@@ -1,4 +1,4 @@
-"""Strategies for ISO BMFF box trees: the metadata boxes provenance.bmff rewrites (stco, co64, saio,
+"""Strategies for ISO BMFF box trees: the metadata boxes provenance._formats.bmff rewrites (stco, co64, saio,
 tfhd, tfra, dref, meta) inside the containers it walks, with counts and sizes that are sometimes wrong."""
 
 from __future__ import annotations

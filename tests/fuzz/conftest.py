@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from provenance.pki import DevPki
-from provenance.trust import load_anchors
+from provenance.keys.pki import DevPki
+from provenance.trust.anchors import load_anchors
 from provenance.verify import Verifier
 
 from ..conftest import make_clip, sign_file
@@ -45,7 +45,8 @@ class Timestamped:
 
 @pytest.fixture(scope="session")
 def timestamped(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> Iterator[Timestamped]:
-    from provenance import signers, signing
+    from provenance import signing
+    from provenance.keys import signers
     from provenance.manifest import Disclosure
 
     from ..tsa import openssl_available, running_tsa

@@ -17,10 +17,10 @@ from .harness import CORPUS, STATS, summary_lines
 from .known import KNOWN
 
 FUZZED_MODULES = (
-    "provenance/verify.py", "provenance/fastverify.py", "provenance/jumbf.py", "provenance/bmff.py",
-    "provenance/bmffhash.py", "provenance/media.py", "provenance/trust.py", "provenance/timestamp.py",
-    "provenance/check/policy.py", "provenance/resolution_api.py", "provenance/repository/base.py",
-    "provenance/repository/sqlite.py", "provenance/recovery.py", "provenance/softbinding.py",
+    "provenance/verify.py", "provenance/_fast/verify.py", "provenance/_formats/jumbf.py", "provenance/_formats/bmff.py",
+    "provenance/_fast/bmffhash.py", "provenance/media.py", "provenance/trust/anchors.py", "provenance/trust/timestamp.py",
+    "provenance/check/policy.py", "provenance/durability/resolution_api.py", "provenance/durability/repository/interface.py",
+    "provenance/durability/repository/sqlite.py", "provenance/durability/recovery.py", "provenance/durability/softbinding.py",
 )
 
 

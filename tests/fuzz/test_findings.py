@@ -15,10 +15,12 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from provenance import bmff, bmffhash, jumbf, media
+from provenance import media
+from provenance._fast import bmffhash
+from provenance._formats import bmff, jumbf
 from provenance.check.policy import load_policy_file, parse_policy
 from provenance.errors import MediaError, PolicyError
-from provenance.pki import DevPki
+from provenance.keys.pki import DevPki
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 
@@ -209,7 +211,7 @@ def test_a_hash_algorithm_c2pa_does_not_allow_is_an_unsupported_binding() -> Non
 def test_a_query_unit_with_a_bad_iscc_prefix_is_ignored() -> None:
     """api.by-binding-get: a well-formed ISCC-SEQ holding a unit with an invalid prefix made iscc_core raise
     ValueError inside the lookup (HTTP 500); such a unit now matches nothing."""
-    from provenance import softbinding
+    from provenance.durability import softbinding
 
     assert softbinding.video_body("AE" + "A" * 50) is None
 

@@ -20,8 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import bmff, bmffhash, jumbf
 from provenance import media as media_mod
+from provenance._fast import bmffhash
+from provenance._formats import bmff, jumbf
 from provenance.errors import LimitExceeded
 
 from . import bmff_gen, harness, jumbf_gen

@@ -22,13 +22,14 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import signers, signing
+from provenance import signing
+from provenance.durability.repository import open_repository
+from provenance.durability.resolution_api import ServiceSettings, create_app
+from provenance.durability.softbinding import ALG
+from provenance.keys import signers
+from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
-from provenance.pki import DevPki
-from provenance.repository import open_repository
-from provenance.resolution_api import ServiceSettings, create_app
-from provenance.softbinding import ALG
-from provenance.trust import load_anchors
+from provenance.trust.anchors import load_anchors
 from provenance.verify import Verifier
 
 from ..conftest import make_clip

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import jumbf, media
+from provenance import media
+from provenance._formats import jumbf
 from provenance.verdict import Outcome, Verdict
 from provenance.verify import Verifier
 
@@ -95,7 +96,7 @@ def test_seed_is_trusted_both_ways_and_the_oracle_sees_tampering(name: str, fuzz
                                                                  verifiers: tuple[Verifier, Verifier],
                                                                  tmp_path: Path) -> None:
     seed = fuzz_seeds[name]
-    # The oracle found the same manifest store as provenance.jumbf does.
+    # The oracle found the same manifest store as provenance._formats.jumbf does.
     kind = media.sniff(seed.data[:64])
     assert kind is not None
     if seed.sidecar is None:

@@ -1,0 +1,1 @@
+"""Readers of the container formats: BMFF boxes, JUMBF manifest stores (private)."""

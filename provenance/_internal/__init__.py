@@ -1,0 +1,1 @@
+"""Plumbing (private): atomic outputs, child processes, worker threads."""

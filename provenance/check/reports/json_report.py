@@ -1,0 +1,49 @@
+"""JSON: the verify JSON object of every file plus its status and violations, and a summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provenance import __version__
+from provenance.check.reports.interface import ReportFormat
+from provenance.check.runner import CheckReport, FileResult
+
+SCHEMA_VERSION = 1
+
+
+def file_json(result: FileResult) -> dict[str, Any]:
+    data = result.verdict.to_dict()
+    data["status"] = result.status
+    data["violations"] = [{"rule": v.rule, "message": v.message} for v in result.violations]
+    return data
+
+
+def report_json(report: CheckReport) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provenance", "version": __version__},
+        "root": str(report.root),
+        "policy": report.policy.to_json(),
+        "trust_anchors": report.trust_anchors,
+        "tsa_trust_anchors": report.tsa_trust_anchors,
+        "rules": list(report.rules),
+        "summary": {
+            "files": len(report.results),
+            "passed": len(report.passed),
+            "failed": len(report.failed),
+            "exempt": len(report.exempt),
+            "violations": report.violation_count,
+            "ok": report.ok,
+            "text": report.summary(),
+            "seconds": round(report.seconds, 3),
+        },
+        "files": [file_json(r) for r in report.results],
+    }
+
+
+class JsonFormat(ReportFormat):
+    name = "json"
+
+    def format(self, report: CheckReport) -> str:
+        return json.dumps(report_json(report), indent=2) + "\n"

@@ -1,0 +1,243 @@
+"""Find a file's credentials again when they were stripped or the file was re-encoded.
+
+When a file carries no manifest, or its hard binding no longer matches, its ISCC Video-Codes (the
+whole clip's and those of its 2-second windows) are computed and looked up in a manifest repository
+(local, or a remote resolver). A match is reported
+next to the file's own verdict, which stays `unsigned`/`invalid`: the recovered manifest describes
+the original clip, it is no signature on this file.
+
+A recovered manifest store is validated on its own (c2pa reads it as `application/c2pa`). It comes
+without the asset it was bound to, so its hard binding cannot match anything and is set aside; its
+claim signature, assertion hashes and signer trust are checked as usual. The fingerprint distance
+is recomputed from the soft binding inside that signed manifest, so a resolver's word is never
+taken for it.
+
+Anyone who can register a manifest can register one for any content, so every match within the
+threshold is checked (up to MAX_CANDIDATES, a resource limit; reaching it is reported), the best is
+chosen by its own verdict first (trusted, then valid, then invalid) and distance second, and every
+match is kept as a claimant, so a competing claim is shown, never silently dropped or preferred.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from provenance.durability import softbinding
+from provenance.durability.repository import Entry, Lookup, Repository, open_repository
+from provenance.durability.repository.interface import MAX_LOOKUP_RESULTS
+from provenance.errors import ProvenanceError, RepositoryError, SoftBindingError, c2pa_reason
+from provenance.verdict import Claimant, Outcome, Recovered, Verdict
+from provenance.verify import UNTRUSTED, ManifestReport, Verifier, verdict_from_report
+
+HARD_BINDING_MISMATCH = frozenset({
+    "assertion.dataHash.mismatch",
+    "assertion.bmffHash.mismatch",
+    "assertion.boxesHash.mismatch",
+    "assertion.collectionHash.mismatch",
+})
+TRUSTED = "signingCredential.trusted"
+# The most repository matches whose manifest stores one file's recovery fetches and validates: a
+# resource limit (a store is read by c2pa in milliseconds), far above what honest registrations reach.
+MAX_CANDIDATES = MAX_LOOKUP_RESULTS
+# Segment codes a registered manifest may bring (signing records at most softbinding.MAX_SEGMENTS);
+# the bound keeps one submission from filling the index.
+MAX_REGISTERED_SEGMENTS = 8 * softbinding.MAX_SEGMENTS
+_RANK = {Outcome.TRUSTED: 0, Outcome.VALID: 1, Outcome.INVALID: 2}
+
+
+class ManifestRejected(RepositoryError):
+    """A manifest store offered to a repository is not one it may keep."""
+
+    remedy = "Register the manifest store of a clip signed by `provenance sign` (with its soft binding)."
+
+
+def needs_recovery(verdict: Verdict) -> bool:
+    """No manifest at all, or one whose hard binding fails (the content changed since signing)."""
+    if verdict.verdict is Outcome.UNSIGNED:
+        return True
+    return verdict.verdict is Outcome.INVALID and bool(HARD_BINDING_MISMATCH & set(verdict.failure_codes))
+
+
+def _without(entries: Any, codes: frozenset[str]) -> list[Any]:
+    return [e for e in entries or [] if not (isinstance(e, dict) and e.get("code") in codes)]
+
+
+def _codes(entries: Iterable[Any]) -> set[str]:
+    return {e["code"] for e in entries if isinstance(e, dict) and "code" in e}
+
+
+def unbound(report: ManifestReport) -> ManifestReport:
+    """The report of a stand-alone store with its (necessarily failing) hard binding set aside."""
+    data = copy.deepcopy(report.report)
+    data["validation_status"] = _without(data.get("validation_status"), HARD_BINDING_MISMATCH)
+    active = data.get("validation_results", {}).get("activeManifest")
+    if isinstance(active, dict):
+        active["failure"] = _without(active.get("failure"), HARD_BINDING_MISMATCH)
+    remaining = _codes(data["validation_status"]) | _codes((active or {}).get("failure", []))
+    success = _codes((active or {}).get("success", []))
+    if remaining - {UNTRUSTED}:
+        state = "Invalid"
+    elif TRUSTED in success and UNTRUSTED not in remaining:
+        state = "Trusted"
+    else:
+        state = "Valid"
+    return replace(report, report=data, state=state)
+
+
+@dataclass(frozen=True)
+class StoreReading:
+    """A stand-alone manifest store, validated: its own verdict and the soft binding it records."""
+
+    verdict: Verdict
+    soft_binding: softbinding.SoftBinding | None
+
+
+def read_store(store: bytes, verifier: Verifier, name: str) -> StoreReading:
+    """Validate a manifest store that comes without its asset; RepositoryError if c2pa cannot read it."""
+    import c2pa
+
+    try:
+        report = unbound(verifier.read_store(store, "repository"))
+    except c2pa.C2paError as e:
+        raise ManifestRejected(f"not a readable C2PA manifest store ({c2pa_reason(e)})") from e
+    verdict = verdict_from_report(name, report, anchors_given=verifier.anchors is not None)
+    verdict = verifier.policy.apply(verdict, report)
+    label = report.report.get("active_manifest")
+    manifest = report.report.get("manifests", {}).get(label, {}) if label else {}
+    return StoreReading(verdict, softbinding.from_manifest(manifest))
+
+
+def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False) -> Entry:
+    """The repository entry for a manifest store, refused unless the store validates and has a soft binding."""
+    reading = read_store(store, verifier, "manifest store")
+    verdict = reading.verdict
+    if verdict.manifest_label is None:
+        raise ManifestRejected("the manifest store has no active manifest")
+    if verdict.verdict is Outcome.INVALID:
+        problems = ", ".join(verdict.failure_codes) or "c2pa rejected it"
+        raise ManifestRejected(f"the manifest store does not validate: {problems}")
+    if require_trusted and (verdict.verdict is not Outcome.TRUSTED or verdict.trust_failures):
+        raise ManifestRejected("the manifest's signer does not chain to this repository's trust anchors",
+                               remedy="Sign with a certificate issued under one of the repository's anchors.")
+    if reading.soft_binding is None:
+        raise ManifestRejected(f"the manifest records no {softbinding.ALG} soft binding")
+    if len(reading.soft_binding.segments) > MAX_REGISTERED_SEGMENTS:
+        raise ManifestRejected(f"the soft binding holds {len(reading.soft_binding.segments)} segment codes; "
+                               f"a repository keeps at most {MAX_REGISTERED_SEGMENTS}")
+    if verdict.signer is None or not verdict.signer.sha256:
+        raise ManifestRejected("the signer's certificate cannot be read from the manifest store")
+    return Entry(verdict.manifest_label, reading.soft_binding.value, verdict.signer.sha256, store,
+                 segments=reading.soft_binding.segments)
+
+
+class Recoverer:
+    """Looks up files whose credentials are gone; reusable across files."""
+
+    def __init__(self, lookup: Lookup, verifier: Verifier, *,
+                 threshold: int = softbinding.MATCH_THRESHOLD, candidates: int = MAX_CANDIDATES) -> None:
+        self.lookup = lookup
+        self.verifier = verifier
+        self.threshold = threshold
+        self.candidates = candidates
+
+    def close(self) -> None:
+        if isinstance(self.lookup, Repository):
+            self.lookup.close()
+
+    def recover(self, verdict: Verdict) -> Verdict:
+        """The verdict with `recovered` filled when the repository knows the file's content."""
+        if not needs_recovery(verdict):
+            return verdict
+        if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
+            return verdict  # nothing registered: skip the fingerprint
+        try:
+            query = softbinding.compute_query(verdict.path)
+        except SoftBindingError:
+            return verdict  # no video to fingerprint (e.g. audio only): nothing to look up
+        found = self.best_match(query)
+        return verdict if found is None else replace(verdict, recovered=found)
+
+    def best_match(self, query: softbinding.SoftBinding) -> Recovered | None:
+        """The best registered manifest that really matches, with every other match as a claimant.
+
+        Best means the best verdict of its own (trusted, valid, invalid), then the nearest: a flood of
+        nearer registrations by an untrusted signer never outranks a trusted one.
+        """
+        limit = min(self.candidates, self.lookup.result_limit)
+        matches = self.lookup.match(softbinding.ALG, query.query_value, limit)
+        found: list[Recovered] = []
+        for match in matches[:limit]:  # a remote resolver may send more than asked
+            store = self.lookup.manifest_store(match.manifest_id)
+            if store is None:
+                continue
+            try:
+                reading = read_store(store, self.verifier, match.manifest_id)
+            except ProvenanceError:
+                continue  # an unreadable store is no credential
+            distance = query.distance(reading.soft_binding) if reading.soft_binding else None
+            if distance is None or distance > self.threshold:
+                continue
+            v = reading.verdict
+            found.append(Recovered(
+                manifest_id=v.manifest_label or match.manifest_id,
+                distance=distance,
+                verdict=v.verdict,
+                signer=v.signer,
+                generator=v.generator,
+                ai_generated=v.ai_generated,
+                digital_source_type=v.digital_source_type,
+                source=self.lookup.location,
+            ))
+        if not found:
+            return None
+        found.sort(key=lambda r: (_RANK.get(r.verdict, len(_RANK)), r.distance, r.manifest_id))
+        claimants = tuple(Claimant(
+            manifest_id=r.manifest_id,
+            distance=r.distance,
+            verdict=r.verdict,
+            signer_subject=r.signer.subject if r.signer else None,
+            signer_sha256=r.signer.sha256 if r.signer else None,
+            ai_generated=r.ai_generated,
+            digital_source_type=r.digital_source_type,
+        ) for r in found)
+        return replace(found[0], claimants=claimants, limit_reached=len(matches) >= limit)
+
+
+def register(repository: Repository, manifest_store: bytes, verifier: Verifier | None = None) -> Entry:
+    """Validate a freshly signed manifest store and keep it in the repository; its entry."""
+    entry = entry_for(manifest_store, verifier or Verifier())
+    try:
+        repository.add(entry)
+    except RepositoryError as e:
+        raise RepositoryError(f"the clip was signed, but registering its manifest failed: {e.message}") from e
+    return entry
+
+
+def recover_all(verdicts: list[Verdict], verifier: Verifier, *, store: str | None = None,
+                resolver: str | None = None) -> list[Verdict]:
+    """Recovery for each verdict that needs it, against a resolver URL or a repository (default: local).
+
+    Nothing is opened, and no fingerprint computed, unless some verdict needs recovery.
+    """
+    if not any(needs_recovery(v) for v in verdicts):
+        return verdicts
+    recoverer = open_recoverer(verifier, store=store, resolver=resolver)
+    if recoverer is None:
+        return verdicts  # no repository yet: nothing was ever registered here
+    try:
+        return [recoverer.recover(v) for v in verdicts]
+    finally:
+        recoverer.close()
+
+
+def open_recoverer(verifier: Verifier, *, store: str | None = None, resolver: str | None = None) -> Recoverer | None:
+    """A Recoverer on a resolver URL or a repository (default: local); None when no repository exists yet."""
+    if resolver:
+        from provenance.durability.resolver import Resolver
+
+        return Recoverer(Resolver(resolver), verifier)
+    repository = open_repository(store, create=False)
+    return None if repository is None else Recoverer(repository, verifier)

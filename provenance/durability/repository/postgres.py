@@ -1,0 +1,278 @@
+"""The manifest repository at scale: PostgreSQL (`--store postgresql://user@host/db`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from provenance.durability.repository.interface import SKETCH_BITS, Entry, Probes, Repository, band_keys, sketch
+from provenance.errors import RepositoryError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS provenance_manifests (
+    id BIGSERIAL PRIMARY KEY,
+    manifest_id TEXT NOT NULL UNIQUE,
+    alg TEXT NOT NULL,
+    value BYTEA NOT NULL,
+    video_code BYTEA,
+    instance_code BYTEA,
+    cert_sha256 TEXT NOT NULL,
+    registered_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS provenance_manifests_by_value ON provenance_manifests (alg, value);
+CREATE INDEX IF NOT EXISTS provenance_manifests_by_instance ON provenance_manifests (instance_code);
+CREATE INDEX IF NOT EXISTS provenance_manifests_by_cert ON provenance_manifests (cert_sha256);
+CREATE TABLE IF NOT EXISTS provenance_manifest_stores (
+    id BIGINT PRIMARY KEY REFERENCES provenance_manifests (id) ON DELETE CASCADE,
+    store BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS provenance_codes (
+    id BIGSERIAL PRIMARY KEY,
+    entry BIGINT NOT NULL REFERENCES provenance_manifests (id) ON DELETE CASCADE,
+    start_ms BIGINT,  -- NULL: the whole clip
+    end_ms BIGINT,
+    code BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provenance_codes_by_entry ON provenance_codes (entry);
+-- Each code's band keys, with its sketch (the first 128 bits, as two signed 64-bit halves) in the
+-- index: most codes sharing a band with the query by chance are dropped on their sketch, before
+-- their full code is read.
+CREATE TABLE IF NOT EXISTS provenance_band_keys (
+    band_key INTEGER NOT NULL,
+    code BIGINT NOT NULL REFERENCES provenance_codes (id) ON DELETE CASCADE,
+    sketch_high BIGINT NOT NULL,
+    sketch_low BIGINT NOT NULL,
+    PRIMARY KEY (band_key, code) INCLUDE (sketch_high, sketch_low)
+);
+CREATE TABLE IF NOT EXISTS provenance_schema (version INTEGER NOT NULL);
+"""
+# Bumped with every change to the tables; a repository at this version is opened without any DDL.
+SCHEMA_VERSION = 3
+# Written by the first release: one band index over whole-clip codes.
+_OLD_BANDS = "provenance_code_bands"
+# Written by the second: band keys without sketches.
+_OLD_KEYS = "provenance_code_keys"
+_UPGRADE_BATCH = 10_000
+_OLDEST_SERVER = 140000  # bit_count()
+assert SKETCH_BITS == 128, "stored as two BIGINT halves"
+_U64 = (1 << 64) - 1
+# After adding this many rows at once, refresh the planner's statistics and the visibility map, so the
+# band index stays in use and lookups stay index-only.
+_BULK = 1000
+# Serialises concurrent first-time schema creation by several processes.
+_SCHEMA_LOCK = 0x70726F76
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:  # psycopg raises its own ProgrammingError for unparsable strings
+        return "postgresql://…"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+class PostgresRepository(Repository):
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as e:
+            raise RepositoryError("PostgreSQL support is not installed",
+                                  remedy="pip install 'provenance[postgres]'") from e
+        super().__init__(redact(url))
+        self._error: type[Exception] = psycopg.Error
+        try:
+            self._db: Any = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as e:
+            raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+        try:
+            version = self._db.info.server_version
+            if version < _OLDEST_SERVER:
+                raise RepositoryError(f"PostgreSQL {version // 10000} at {self.location} is too old",
+                                      remedy="Use PostgreSQL 14 or later (lookups use its bit_count).")
+            if self._schema_version() != SCHEMA_VERSION:
+                self._migrate()
+        except (psycopg.Error, RepositoryError) as e:
+            self._db.close()
+            if isinstance(e, RepositoryError):
+                raise
+            raise RepositoryError(f"cannot use PostgreSQL repository {self.location}: {_reason(e)}") from e
+
+    def _schema_version(self) -> int:
+        """0 for an empty database, or one written before the version was recorded."""
+        if not self._exists("provenance_schema"):
+            return 0
+        row = self._db.execute("SELECT max(version) FROM provenance_schema").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _migrate(self) -> None:
+        """Create the tables or bring an earlier release's up to date, once, whoever connects first."""
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            version = self._schema_version()  # again, under the lock: another client may have just done it
+            if version > SCHEMA_VERSION:
+                raise RepositoryError(f"{self.location} was written by a newer provenance (schema {version})",
+                                      remedy="Upgrade provenance to use this repository.")
+            if version == SCHEMA_VERSION:
+                return
+            self._db.execute(_SCHEMA)
+            # The second release read thousands of candidates' codes through this index; sketches made it idle.
+            self._db.execute("DROP INDEX IF EXISTS provenance_codes_found_by_id")
+            if self._exists(_OLD_KEYS):
+                self._upgrade_keys()
+            if self._exists(_OLD_BANDS):
+                self._upgrade()
+            self._db.execute("DELETE FROM provenance_schema")
+            self._db.execute("INSERT INTO provenance_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+    def _exists(self, table: str) -> bool:
+        row = self._db.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(row and row[0])
+
+    def _upgrade_keys(self) -> None:
+        """Give every stored code sketched band keys, then drop the second release's index."""
+        with self._db.cursor() as cur:
+            last = 0
+            while True:
+                rows = cur.execute("SELECT id, code FROM provenance_codes WHERE id > %s ORDER BY id LIMIT %s",
+                                   (last, _UPGRADE_BATCH)).fetchall()
+                if not rows:
+                    break
+                self._add_keys(cur, [(int(row_id), bytes(code)) for row_id, code in rows])
+                last = int(rows[-1][0])
+            cur.execute(f"DROP TABLE {_OLD_KEYS}")
+
+    def _upgrade(self) -> None:
+        """Index the whole-clip codes of entries written by the first release, then drop its index."""
+        with self._db.cursor() as cur:
+            rows = cur.execute("SELECT id, video_code FROM provenance_manifests m WHERE video_code IS NOT NULL"
+                               " AND NOT EXISTS (SELECT 1 FROM provenance_codes c WHERE c.entry = m.id)").fetchall()
+            for entry, code in rows:
+                self._add_codes(cur, entry, [(bytes(code), None, None)])
+            cur.execute(f"DROP TABLE {_OLD_BANDS}")
+
+    @staticmethod
+    def _add_codes(cur: Any, entry: int, codes: list[tuple[bytes, int | None, int | None]]) -> None:
+        if not codes:
+            return
+        bodies = [body for body, _, _ in codes]
+        cur.execute("INSERT INTO provenance_codes (entry, start_ms, end_ms, code)"
+                    " SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) RETURNING id, code",
+                    (entry, [start for _, start, _ in codes], [end for _, _, end in codes], bodies))
+        PostgresRepository._add_keys(cur, [(int(row_id), bytes(code)) for row_id, code in cur.fetchall()])
+
+    @staticmethod
+    def _add_keys(cur: Any, codes: list[tuple[int, bytes]]) -> None:
+        """Index (code row, Video-Code body) pairs by their band keys, with their sketches."""
+        columns: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+        for row_id, body in codes:
+            value = sketch(body)
+            high, low = _signed64(value >> 64), _signed64(value & _U64)
+            for key in band_keys(body):
+                for column, item in zip(columns, (key, row_id, high, low), strict=True):
+                    column.append(item)
+        cur.execute("INSERT INTO provenance_band_keys (band_key, code, sketch_high, sketch_low)"
+                    " SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bigint[], %s::bigint[])"
+                    " ON CONFLICT DO NOTHING", columns)
+
+    def add_many(self, entries: Iterable[Entry]) -> int:
+        added = 0
+        with self._lock:
+            try:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    for entry in entries:
+                        binding = entry.soft_binding
+                        cur.execute(
+                            "INSERT INTO provenance_manifests (manifest_id, alg, value, video_code, instance_code,"
+                            " cert_sha256) VALUES (%s, %s, %s, %s, %s, %s)"
+                            " ON CONFLICT (manifest_id) DO NOTHING RETURNING id",
+                            (entry.manifest_id, entry.alg, entry.value, binding.video_code,
+                             binding.instance_code, entry.cert_sha256),
+                        )
+                        row = cur.fetchone()
+                        if row is None:
+                            continue
+                        cur.execute("INSERT INTO provenance_manifest_stores (id, store) VALUES (%s, %s)",
+                                    (row[0], entry.manifest_store))
+                        self._add_codes(cur, row[0], entry.codes())
+                        added += 1
+                if added >= _BULK:
+                    self._db.execute("VACUUM (ANALYZE) provenance_manifests, provenance_codes, provenance_band_keys")
+            except self._error as e:
+                raise RepositoryError(f"cannot write to {self.location}: {_reason(e)}") from e
+        return added
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            rows: list[tuple[Any, ...]] = self._db.execute(sql, params).fetchall()
+        except self._error as e:
+            raise RepositoryError(f"cannot read {self.location}: {_reason(e)}") from e
+        return rows
+
+    def manifest_store(self, manifest_id: str) -> bytes | None:
+        with self._lock:
+            rows = self._query(
+                "SELECT s.store FROM provenance_manifests m JOIN provenance_manifest_stores s ON s.id = m.id"
+                " WHERE m.manifest_id = %s", (manifest_id,))
+        return bytes(rows[0][0]) if rows else None
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._query("SELECT count(*) FROM provenance_manifests", ())[0][0])
+
+    def _by_value(self, alg: str, value: bytes) -> list[str]:
+        rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE alg = %s AND value = %s",
+                           (alg, value))
+        return [str(r[0]) for r in rows]
+
+    def _by_instance(self, code: bytes) -> list[str]:
+        rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE instance_code = %s", (code,))
+        return [str(r[0]) for r in rows]
+
+    def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:
+        # One index probe per key (a bitmap scan over ~1 000 keys is slower), the sketches compared in
+        # the index-only scan; then the full codes of the few that may be near.
+        keys, highs, lows = [], [], []
+        for key, value in probes.pairs():
+            keys.append(key)
+            highs.append(_signed64(value >> 64))
+            lows.append(_signed64(value & _U64))
+        near = self._query(
+            "SELECT DISTINCT k.band_key, k.code"
+            " FROM unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS probe (band_key, high, low)"
+            " JOIN provenance_band_keys k ON k.band_key = probe.band_key"
+            " WHERE bit_count((k.sketch_high # probe.high)::bit(64))"
+            " + bit_count((k.sketch_low # probe.low)::bit(64)) <= %s",
+            (keys, highs, lows, probes.max_distance))
+        if not near:
+            return []
+        rows = self._query("SELECT id, entry, code FROM provenance_codes WHERE id = ANY(%s)",
+                           (sorted({int(code) for _, code in near}),))
+        codes = {int(r[0]): (int(r[1]), bytes(r[2])) for r in rows}
+        return [(int(key), *codes[int(code)]) for key, code in near if int(code) in codes]
+
+    def _manifest_ids(self, entries: Sequence[int]) -> dict[int, str]:
+        rows = self._query("SELECT id, manifest_id FROM provenance_manifests WHERE id = ANY(%s)", (list(entries),))
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def _signers(self, manifest_ids: Sequence[str]) -> dict[str, str]:
+        rows = self._query("SELECT manifest_id, cert_sha256 FROM provenance_manifests WHERE manifest_id = ANY(%s)",
+                           (list(manifest_ids),))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit value as the signed BIGINT with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _reason(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,330 @@
+"""The C2PA Soft Binding Resolution API over a manifest repository (`provenance serve-repository`).
+
+Routes and schemas follow the C2PA's OpenAPI document (version 1.0.0): `GET/POST /matches/byBinding`,
+`POST /matches/byContent`, `GET /manifests/{manifestId}`, `GET /services/supportedAlgorithms`. The
+standard has no submission route; `POST /manifests` is this project's own, protected by a bearer
+token, and it stores nothing unless the manifest store validates and records an io.iscc.v0 soft
+binding. The OpenAPI document is served at /openapi.json (and /docs).
+
+A byBinding value may hold several Video-Codes (IEP-0020 allows it): a copy's whole-clip code first,
+then the codes of its 2-second windows, as `provenance verify --resolver` sends them; byContent
+computes the same from the uploaded asset. Each is matched against every stored code, whole clip
+and segments alike (repository.base).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from provenance.durability.recovery import entry_for
+from provenance.durability.repository import QueryError, Repository
+from provenance.durability.softbinding import ALG, compute_query, similarity_score
+from provenance.errors import ProvenanceError, SoftBindingError
+from provenance.verify import Verifier
+
+TOKEN_ENV = "PROVENANCE_REPOSITORY_TOKEN"
+MAX_QUERY_BODY = 64 * 1024  # a soft-binding query is a few hundred bytes
+MAX_MANIFEST_STORE = 16 * 1024 * 1024
+MAX_GET_VALUE = 2048  # longer `value` parameters get 414: use POST /matches/byBinding
+DEFAULT_MAX_UPLOAD = 512 * 1024 * 1024
+_VIDEO = "video/"
+_ASSET_TYPES = ("video/", "image/", "audio/", "application/", "model/", "text/")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class SoftBindingQuery(BaseModel):
+    alg: str = Field(description="Soft-binding algorithm name from the C2PA list, e.g. io.iscc.v0")
+    value: str = Field(description="Base64 of the algorithm-specific value (io.iscc.v0: an ISCC-SEQ)")
+
+
+class SoftBindingMatch(BaseModel):
+    manifestId: str  # noqa: N815 - the API's own field names
+    endpoint: str | None = None
+    similarityScore: int | None = Field(default=None, ge=0, le=100)  # noqa: N815
+
+
+class SoftBindingQueryResult(BaseModel):
+    matches: list[SoftBindingMatch]
+
+
+class SoftBindingAlgorithm(BaseModel):
+    alg: str
+
+
+class SoftBindingAlgList(BaseModel):
+    watermarks: list[SoftBindingAlgorithm]
+    fingerprints: list[SoftBindingAlgorithm]
+
+
+class Submission(BaseModel):
+    manifestId: str  # noqa: N815
+    created: bool
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    token: str | None = None  # bearer token for POST /manifests; None: submissions disabled
+    max_upload: int = DEFAULT_MAX_UPLOAD  # bytes accepted by POST /matches/byContent
+    require_trusted: bool = False  # accept only manifests whose signer chains to the verifier's anchors
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body over its route's limit with 413, without reading it all.
+
+    A declared Content-Length is checked up front; a chunked body is counted as it is read, and
+    the 413 is raised from inside the route, where FastAPI turns it into the response.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Callable[[str], int]) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits(scope.get("path", ""))
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = JSONResponse({"detail": _too_large(limit)}, status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+def active_manifest_only(store: bytes) -> bytes:
+    """The manifest store cut down to its active (last) manifest, for `returnActiveManifest=true`."""
+    if len(store) < 8:
+        return store
+    size, box_type = struct.unpack(">I4s", store[:8])
+    if box_type != b"jumb" or size != len(store):
+        return store
+    children: list[bytes] = []
+    offset = 8
+    while offset + 8 <= len(store):
+        child_size = struct.unpack(">I", store[offset : offset + 4])[0]
+        if child_size < 8 or offset + child_size > len(store):
+            return store
+        children.append(store[offset : offset + child_size])
+        offset += child_size
+    description = [c for c in children if c[4:8] == b"jumd"]
+    manifests = [c for c in children if c[4:8] == b"jumb"]
+    if not description or len(manifests) <= 1:
+        return store
+    body = description[0] + manifests[-1]
+    return struct.pack(">I4s", 8 + len(body), b"jumb") + body
+
+
+def create_app(repository: Repository, verifier: Verifier, settings: ServiceSettings) -> FastAPI:
+    """The FastAPI application; `uvicorn.run(create_app(...))` serves it."""
+    from provenance import __version__
+
+    # c2pa's reader and ffmpeg are run one at a time: the service shares one verifier, and 2 cores.
+    work_lock = threading.Lock()
+
+    app = FastAPI(
+        title="provenance manifest repository",
+        version=__version__,
+        summary="C2PA Soft Binding Resolution API (1.0.0) over a provenance manifest repository",
+        description=(f"Resolves `{ALG}` soft bindings (ISO 24138 ISCC Video-Codes) to C2PA manifest stores. "
+                     "POST /manifests (bearer token) registers signed manifest stores."),
+    )
+
+    def limits(path: str) -> int:
+        if path == "/matches/byContent":
+            return settings.max_upload
+        if path == "/manifests":
+            return MAX_MANIFEST_STORE
+        return MAX_QUERY_BODY
+
+    app.add_middleware(BodyLimit, limits=limits)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'request'}: {e.get('msg')}"
+            for e in exc.errors())
+        return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=400)
+
+    def decode_value(value: str) -> bytes:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise HTTPException(400, "value is not valid base64 (RFC 4648, padded)") from e
+
+    def query(alg: str, value: bytes, max_results: int) -> SoftBindingQueryResult:
+        try:
+            matches = repository.match(alg, value, max_results)
+        except QueryError as e:
+            raise HTTPException(400, e.message) from e
+        except ProvenanceError as e:
+            raise HTTPException(500, f"repository failure: {e.message}") from e
+        return SoftBindingQueryResult(matches=[
+            SoftBindingMatch(manifestId=m.manifest_id, similarityScore=similarity_score(m.distance))
+            for m in matches])
+
+    max_results_query = Query(10, alias="maxResults", ge=1, le=100, description="Most matches to return")
+
+    @app.get("/matches/byBinding", response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+             operation_id="queryByBinding", tags=["matches"])
+    def query_by_binding(alg: str = Query(..., description="Soft-binding algorithm, e.g. io.iscc.v0"),
+                         value: str = Query(..., description="Base64 of the soft-binding value"),
+                         max_results: int = max_results_query) -> SoftBindingQueryResult:
+        """Manifests whose soft binding matches the given value."""
+        if len(value) > MAX_GET_VALUE:
+            raise HTTPException(414, f"value longer than {MAX_GET_VALUE} characters: use POST /matches/byBinding")
+        return query(alg, decode_value(value), max_results)
+
+    @app.post("/matches/byBinding", response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+              operation_id="queryByLargeBinding", tags=["matches"])
+    def query_by_large_binding(body: SoftBindingQuery,
+                               max_results: int = max_results_query) -> SoftBindingQueryResult:
+        """The same query with the value in a JSON body."""
+        return query(body.alg, decode_value(body.value), max_results)
+
+    @app.post("/matches/byContent", response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+              operation_id="uploadFile", tags=["matches"],
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  f"{kind}*": {"schema": {"type": "string", "format": "binary"}} for kind in _ASSET_TYPES}}})
+    async def upload_file(request: Request, alg: str | None = Query(None, description="Algorithm to use"),
+                          max_results: int = max_results_query) -> SoftBindingQueryResult:
+        """Manifests matching an uploaded asset (this repository fingerprints video)."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not content_type.startswith(_ASSET_TYPES):
+            raise HTTPException(415, f"unsupported asset type {content_type or '(none)'!r}: send the asset as video/*")
+        if not content_type.startswith(_VIDEO):
+            raise HTTPException(415, f"this repository computes {ALG} Video-Codes only: send the asset as video/*")
+        if alg is not None and alg != ALG:
+            raise HTTPException(400, f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG}")
+        with tempfile.TemporaryDirectory(prefix="provenance-upload-") as work:
+            asset = Path(work) / "asset"
+            with open(asset, "wb") as out:
+                async for chunk in request.stream():
+                    out.write(chunk)
+            if asset.stat().st_size == 0:
+                raise HTTPException(400, "the request body is empty: send the asset itself")
+            try:
+                binding = await run_in_threadpool(_fingerprint, asset, work_lock)
+            except SoftBindingError as e:
+                raise HTTPException(400, f"cannot fingerprint the asset: {e.message.split(': ', 1)[-1]}") from e
+        return await run_in_threadpool(query, ALG, binding, max_results)
+
+    @app.get("/manifests/{manifest_id:path}", operation_id="getManifestById", tags=["manifests"],
+             responses={200: {"content": {"application/c2pa": {"schema": {"type": "string", "format": "binary"}}},
+                              "description": "The manifest store"}, 404: {"description": "Unknown manifest id"}})
+    def get_manifest_by_id(manifest_id: str, return_active_manifest: bool = Query(
+            False, alias="returnActiveManifest", description="Only the active manifest, not the whole store")
+    ) -> Response:
+        """A manifest store by its manifest id (the active manifest's label, urn:c2pa:…)."""
+        if not manifest_id or len(manifest_id) > 512 or not manifest_id.isprintable():
+            raise HTTPException(400, "invalid manifest id")
+        try:
+            store = repository.manifest_store(manifest_id)
+        except ProvenanceError as e:
+            raise HTTPException(500, f"repository failure: {e.message}") from e
+        if store is None:
+            raise HTTPException(404, f"no manifest {manifest_id!r} in this repository")
+        if return_active_manifest:
+            store = active_manifest_only(store)
+        return Response(store, media_type="application/c2pa")
+
+    @app.get("/services/supportedAlgorithms", response_model=SoftBindingAlgList,
+             operation_id="getSupportedBindings", tags=["services"])
+    def get_supported_bindings() -> SoftBindingAlgList:
+        """The soft-binding algorithms this repository resolves."""
+        return SoftBindingAlgList(watermarks=[], fingerprints=[SoftBindingAlgorithm(alg=ALG)])
+
+    @app.post("/manifests", response_model=Submission, status_code=201, tags=["submission"],
+              operation_id="submitManifest",
+              openapi_extra={
+                  "requestBody": {"required": True, "content": {
+                      "application/c2pa": {"schema": {"type": "string", "format": "binary"}}}},
+                  "security": [{"bearer": []}]},
+              responses={200: {"description": "Already registered"}, 401: {"description": "Missing or wrong token"},
+                         422: {"description": "The manifest store does not validate"}})
+    async def submit_manifest(request: Request,
+                              authorization: str | None = Header(None, include_in_schema=False)) -> Any:
+        """Register a signed manifest store (this repository's own route, not part of the C2PA API)."""
+        if settings.token is None:
+            raise HTTPException(403, f"submissions are disabled on this repository (no {TOKEN_ENV} set)")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.token.encode()):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        store = await request.body()
+        if not store:
+            raise HTTPException(400, "the request body is empty: send the manifest store (application/c2pa)")
+        try:
+            entry = await run_in_threadpool(_validated_entry, store, verifier, settings, work_lock)
+        except ProvenanceError as e:
+            raise HTTPException(422, f"manifest store refused: {e.message}") from e
+        try:
+            created = await run_in_threadpool(repository.add, entry)
+        except ProvenanceError as e:
+            raise HTTPException(500, f"repository failure: {e.message}") from e
+        return JSONResponse(Submission(manifestId=entry.manifest_id, created=created).model_dump(),
+                            status_code=201 if created else 200)
+
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original_openapi()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http", "scheme": "bearer", "description": f"The repository's {TOKEN_ENV}"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _fingerprint(asset: Path, lock: threading.Lock) -> bytes:
+    """The lookup value of an uploaded asset: whole-clip codes and the Video-Codes of its windows."""
+    with lock:
+        return compute_query(asset, with_instance=True).query_value
+
+
+def _validated_entry(store: bytes, verifier: Verifier, settings: ServiceSettings, lock: threading.Lock) -> Any:
+    with lock:
+        return entry_for(store, verifier, require_trusted=settings.require_trusted)
+
+
+def token_from_environment() -> str | None:
+    token = os.environ.get(TOKEN_ENV, "")
+    return token or None

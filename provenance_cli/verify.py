@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import EXIT_FAILED, EXIT_OK
+from .options import (
+    allowed_signer_option,
+    load_allowed_signers,
+    load_trust_anchors,
+    load_tsa_trust_anchors,
+    trust_anchors_option,
+    tsa_trust_anchors_option,
+)
+from .repository_options import recovery_option, resolver_option, store_location, store_option
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@trust_anchors_option
+@tsa_trust_anchors_option
+@allowed_signer_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="PROVENANCE_FORMAT", help="Output format.  [env: PROVENANCE_FORMAT]")
+@recovery_option
+@store_option
+@resolver_option
+def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchors: Path | None,
+           allowed_signers: tuple[str, ...], output_format: str, recovery: bool, store: str | None,
+           resolver: str | None) -> None:
+    """Verify the C2PA credentials of FILES.
+
+    \b
+    Verdicts: trusted, valid (signer not trusted), invalid, unsigned, error.
+    Exit 0 when every file passes; 1 when any file is invalid, unsigned or
+    unreadable, or only valid while --trust-anchors was given, or fails a trust
+    setting (--allowed-signer, --tsa-trust-anchors); 2 on usage errors.
+    Credentials recovered from the manifest repository for a stripped or
+    re-encoded file are reported, but never make that file pass.
+    """
+    from provenance.errors import ProvenanceError
+    from provenance.verify import Verifier
+
+    from .render import verdicts_json, verdicts_text
+
+    verifier = Verifier(load_trust_anchors(trust_anchors), tsa_anchors=load_tsa_trust_anchors(tsa_trust_anchors),
+                        allowed_signers=load_allowed_signers(allowed_signers))
+    verdicts = [verifier.verify(f) for f in files]
+    if recovery:
+        from provenance.durability.recovery import recover_all
+
+        try:
+            verdicts = recover_all(verdicts, verifier, store=store_location(store), resolver=resolver)
+        except ProvenanceError as e:  # the verdicts stand without recovery; say why it is missing
+            click.echo(f"provenance: warning: no recovery: {e.one_line()}", err=True)
+    click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))
+    for v in verdicts:
+        if v.error:
+            click.echo(f"provenance: error: {v.error}", err=True)
+    failed = [v for v in verdicts if not v.passed]
+    if failed and output_format == "text" and len(verdicts) > 1:
+        click.echo(f"\n{len(failed)} of {len(verdicts)} files failed verification", err=True)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
