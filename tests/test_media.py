@@ -8,8 +8,7 @@ import pytest
 
 from provenance import media
 from provenance.errors import MediaError
-
-from .conftest import make_clip
+from tests.support.clips import make_clip
 
 
 @pytest.mark.parametrize(("container", "mime", "embeddable"), [

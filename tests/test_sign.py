@@ -21,8 +21,7 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
-
-from .conftest import make_clip, sign_file
+from tests.support.clips import make_clip, sign_file
 
 
 def active_manifest(path: Path) -> dict:  # type: ignore[type-arg]

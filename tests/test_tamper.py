@@ -12,23 +12,8 @@ from provenance.keys.pki import DevPki
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import make_clip, sign_file
-
-
-def top_level_boxes(data: bytes) -> dict[bytes, tuple[int, int]]:
-    """Box type → (offset, size) of the first top-level box of each type."""
-    boxes: dict[bytes, tuple[int, int]] = {}
-    offset = 0
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        boxes.setdefault(kind, (offset, size))
-        offset += size
-    return boxes
-
-
-def flipped(data: bytes, index: int) -> bytes:
-    return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
+from tests.support.clips import make_clip, sign_file
+from tests.support.edits import flipped, top_level_boxes
 
 
 @pytest.fixture(scope="module")

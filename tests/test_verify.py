@@ -18,8 +18,7 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
-
-from .conftest import CORPUS, make_clip, sign_file
+from tests.support.clips import CORPUS, make_clip, sign_file
 
 _EXPECTED = CORPUS / "expected.json"
 EXPECTED_MEDIA = sorted(json.loads(_EXPECTED.read_text())) if _EXPECTED.is_file() else []

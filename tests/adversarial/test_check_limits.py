@@ -8,8 +8,7 @@ from pathlib import Path
 
 from provenance.check import Policy, check
 from provenance.verdict import Outcome
-
-from ..conftest import run_cli
+from tests.support.cli import run_cli
 
 SLOW_LIMIT = 2.0  # seconds; the slow file takes several times that, a normal clip a small part of it
 

@@ -11,8 +11,8 @@ from provenance.keys.pki import DevPki
 from provenance.trust.anchors import TrustAnchors, load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
+from tests.support.clips import make_clip, sign_file
 
-from ..conftest import make_clip, sign_file
 from .attacks import forged_signer_clip
 
 
@@ -58,7 +58,7 @@ def test_relabelled_copy_of_a_legitimate_manifest_is_invalid(forged: tuple[Path,
 
 def test_cli_and_check_refuse_the_forgery(forged: tuple[Path, Path], both_roots: TrustAnchors,
                                           tmp_path: Path) -> None:
-    from ..conftest import run_cli
+    from tests.support.cli import run_cli
 
     victim, attack = forged
     legit = Verifier(both_roots).verify(victim).signer

@@ -17,8 +17,8 @@ from provenance.keys.pki import DevPki
 from provenance.media import MP4
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
+from tests.support.clips import make_clip, sign_file
 
-from ..conftest import make_clip, sign_file
 from .attacks import c2pa_box, sign_with_c2pa, top_level
 
 PATHS = pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "c2pa-reader"])
@@ -168,7 +168,7 @@ def test_a_third_party_clip_that_excludes_free_boxes_says_so(tmp_path: Path, cli
     verdict = _verifier(fast).verify(appended)
     assert verdict.verdict is Outcome.VALID
     assert codes.ADDITIONAL_EXCLUSIONS in verdict.informational_codes
-    from ..conftest import run_cli
+    from tests.support.cli import run_cli
 
     shown = run_cli("verify", "--no-recovery", appended)
     assert "note:          the signer left parts of the file out of the hash" in shown.stdout
@@ -184,7 +184,7 @@ def test_garbage_sidecar_beside_an_embedded_manifest_is_ignored(tmp_path: Path, 
     verdict = _verifier(fast).verify(target)
     assert verdict.verdict is Outcome.VALID and verdict.manifest_source == "embedded"
     assert codes.SIDECAR_IGNORED in verdict.informational_codes
-    from ..conftest import run_cli
+    from tests.support.cli import run_cli
 
     shown = run_cli("verify", "--no-recovery", target)
     assert "note:          a detached .c2pa manifest lies beside the file; the manifest embedded" in shown.stdout
@@ -239,7 +239,7 @@ def test_malformed_certificate_name_gives_a_verdict(tmp_path: Path, signed: byte
 def test_one_bad_file_does_not_silence_the_others(tmp_path: Path, signed: bytes, signed_clip: Path) -> None:
     import json
 
-    from ..conftest import run_cli
+    from tests.support.cli import run_cli
 
     bad = _write(tmp_path, "bad-cert.mp4", _with_unreadable_issuer(signed))
     result = run_cli("verify", "--no-recovery", "--format", "json", bad, signed_clip)
@@ -265,7 +265,7 @@ def test_a_bug_in_the_reader_becomes_an_error_verdict(signed_clip: Path) -> None
 
 
 def test_inspect_reads_as_verify_does(tmp_path: Path, signed: bytes) -> None:
-    from ..conftest import run_cli
+    from tests.support.cli import run_cli
 
     flood = _write(tmp_path, "flood.mp4", signed + _box(b"abcd") * 200_000)
     result = run_cli("inspect", flood)

@@ -31,11 +31,11 @@ from provenance.trust.anchors import load_anchors
 from provenance.verdict import IPTC, Outcome, Signer
 from provenance.verify import Verifier
 from provenance_cli.render import verdicts_text
-
-from ..conftest import ffmpeg_exe, make_clip, run_cli
-from ..postgres import PostgresUnavailable, throwaway_server
-from ..test_check_tree import flip_video_byte
-from ..test_resolution_api import TOKEN, start_server, stop
+from tests.support.cli import run_cli
+from tests.support.clips import ffmpeg_exe, make_clip
+from tests.support.edits import flip_video_byte
+from tests.support.postgres import PostgresUnavailable, throwaway_server
+from tests.support.server import TOKEN, start_server, stop
 
 SORA = IPTC + "trainedAlgorithmicMedia"
 UNVERIFIED = "a manifest in the repository, signed by an unverified signer, claims this content"

@@ -21,7 +21,7 @@ from typing import TypeVar
 import pytest
 
 from provenance.keys.pki import DevPki
-from tests.conftest import ffmpeg_exe
+from tests.support.clips import ffmpeg_exe
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from provenance.keys.pki import DevPki
-from tests.conftest import CliResult, make_clip, run_cli
+from tests.support.cli import CliResult, run_cli
+from tests.support.clips import make_clip
 
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from provenance.keys.pki import DevPki
 from provenance.trust.anchors import load_anchors
 from provenance.verify import Verifier
+from tests.support.clips import make_clip, sign_file
 
-from ..conftest import make_clip, sign_file
 from . import harness
-from .seeds import Seed, make_seed
+from .seeds import Seed, Timestamped, make_seed
 
 # name → (conftest container, suffix)
 SEED_MEDIA = {"mp4": ("mp4", ".mp4"), "mov": ("mov", ".mov"), "fmp4": ("fmp4", ".mp4"), "avi": ("avi", ".avi"),
@@ -36,20 +34,13 @@ def fuzz_seeds(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> dict[st
     return seeds
 
 
-@dataclass(frozen=True)
-class Timestamped:
-    seed: Seed  # an MP4 signed with an RFC 3161 timestamp from the test TSA
-    token: tuple[int, int]  # (offset, length) of the time-stamp token's DER in the file
-    verifiers: tuple[Verifier, Verifier]  # fast path on and off, with the TSA's root as TSA trust anchor
-
-
 @pytest.fixture(scope="session")
 def timestamped(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> Iterator[Timestamped]:
     from provenance import signing
     from provenance.keys import signers
     from provenance.manifest import Disclosure
+    from tests.support.tsa import openssl_available, running_tsa
 
-    from ..tsa import openssl_available, running_tsa
     from .mutations import _loads
     from .seeds import content_box, superbox
 
@@ -98,14 +89,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if harness.long_run_total() is not None and harness.STATS_BY_TARGET:
         harness.write_stats(harness.STATS / "hypothesis.json")
-
-
-def write_mutant(folder: Path, seed: Seed, media: bytes, sidecar: bytes | None) -> Path:
-    path = folder / f"mutant{seed.suffix}"
-    path.write_bytes(media)
-    side = path.with_name(path.name + ".c2pa")
-    if sidecar is not None:
-        side.write_bytes(sidecar)
-    elif side.exists():
-        side.unlink()
-    return path

@@ -16,12 +16,22 @@ from typing import Any
 from .harness import CORPUS, STATS, summary_lines
 from .known import KNOWN
 
-FUZZED_MODULES = (
-    "provenance/verify.py", "provenance/_fast/verify.py", "provenance/_formats/jumbf.py", "provenance/_formats/bmff.py",
-    "provenance/_fast/bmffhash.py", "provenance/media.py", "provenance/trust/anchors.py", "provenance/trust/timestamp.py",
-    "provenance/check/policy.py", "provenance/durability/resolution_api.py", "provenance/durability/repository/interface.py",
-    "provenance/durability/repository/sqlite.py", "provenance/durability/recovery.py", "provenance/durability/softbinding.py",
-)
+FUZZED_MODULES = tuple(f"provenance/{m}" for m in (
+    "verify.py",
+    "_fast/verify.py",
+    "_formats/jumbf.py",
+    "_formats/bmff.py",
+    "_fast/bmffhash.py",
+    "media.py",
+    "trust/anchors.py",
+    "trust/timestamp.py",
+    "check/policy.py",
+    "durability/resolution_api.py",
+    "durability/repository/interface.py",
+    "durability/repository/sqlite.py",
+    "durability/recovery.py",
+    "durability/softbinding.py",
+))
 
 
 def _stats() -> dict[str, dict[str, Any]]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import cbor2
 
+from provenance.verify import Verifier
+
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 
@@ -272,3 +274,21 @@ def with_store(seed: Seed, store: bytes) -> tuple[bytes, bytes | None]:
     out = bytearray(data[: chunk[1]] + b"C2PA" + struct.pack("<I", len(store)) + body + data[chunk[1] + chunk[2] :])
     struct.pack_into("<I", out, 4, len(out) - 8)
     return bytes(out), None
+
+
+@dataclass(frozen=True)
+class Timestamped:
+    seed: Seed  # an MP4 signed with an RFC 3161 timestamp from the test TSA
+    token: tuple[int, int]  # (offset, length) of the time-stamp token's DER in the file
+    verifiers: tuple[Verifier, Verifier]  # fast path on and off, with the TSA's root as TSA trust anchor
+
+
+def write_mutant(folder: Path, seed: Seed, media: bytes, sidecar: bytes | None) -> Path:
+    path = folder / f"mutant{seed.suffix}"
+    path.write_bytes(media)
+    side = path.with_name(path.name + ".c2pa")
+    if sidecar is not None:
+        side.write_bytes(sidecar)
+    elif side.exists():
+        side.unlink()
+    return path

@@ -23,12 +23,11 @@ from provenance.errors import MediaError, PolicyError
 from provenance.keys.pki import DevPki
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
+from tests.support.clips import make_clip, sign_file
 
-from ..conftest import make_clip, sign_file
 from .bmff_gen import nested
-from .conftest import write_mutant
 from .mutations import CborEdit, apply_cbor_edits
-from .seeds import C2PA_UUID, Seed, top_level
+from .seeds import C2PA_UUID, Seed, top_level, write_mutant
 
 # ------------------------------------------------------------------------------------ fixed: policy.py
 

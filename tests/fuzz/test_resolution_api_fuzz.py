@@ -31,8 +31,8 @@ from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verify import Verifier
+from tests.support.clips import make_clip
 
-from ..conftest import make_clip
 from . import harness
 from .mutations import CborEdit, apply, byte_ops, cbor_values
 from .seeds import Seed, jumbf_nodes

@@ -23,7 +23,6 @@ from provenance.verdict import Outcome, Verdict
 from provenance.verify import Verifier
 
 from . import harness
-from .conftest import Timestamped, write_mutant
 from .mutations import (
     CborEdit,
     Flip,
@@ -36,7 +35,7 @@ from .mutations import (
     file_mutations,
     store_mutations,
 )
-from .seeds import Seed, stray_tail, top_level
+from .seeds import Seed, Timestamped, stray_tail, top_level, write_mutant
 
 ACCEPTED = (Outcome.TRUSTED, Outcome.VALID)
 

@@ -27,8 +27,8 @@ from provenance.manifest import Disclosure, definition, parent_ingredient, signi
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import ffmpeg_exe, make_clip, run_cli, sign_file
+from tests.support.cli import run_cli
+from tests.support.clips import ffmpeg_exe, make_clip, sign_file
 
 FAST_LOGGER = "provenance._fast.sign"
 # ffmpeg muxer options → (file name, MIME type): every BMFF layout the fast path rewrites.

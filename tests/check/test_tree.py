@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,10 @@ import pytest
 from provenance.keys import signers
 from provenance.keys.pki import DevPki
 from provenance.verdict import IPTC
-
-from .conftest import make_clip, run_cli, sign_file
+from tests.support.cli import run_cli
+from tests.support.clips import make_clip, sign_file
+from tests.support.edits import flip_video_byte
+from tests.support.sarif import load_sarif_validator
 
 TREE_POLICY = """\
 # Policy of the test tree.
@@ -60,22 +61,7 @@ EXPECTED: dict[str, tuple[str, str, list[str]]] = {
     "misc/unsigned.mp4": ("pass", "unsigned", []),
     "published/unsigned.mp4": ("fail", "unsigned", ["missing-credentials"]),
 }
-SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 SUMMARY = "12 files checked: 5 passed, 6 failed (6 violations), 1 exempt"
-
-
-def flip_video_byte(path: Path) -> None:
-    """Change one byte in the middle of the top-level mdat box (the video data)."""
-    data = bytearray(path.read_bytes())
-    offset = 0
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        if kind == b"mdat":
-            data[offset + size // 2] ^= 0xFF
-            path.write_bytes(bytes(data))
-            return
-        offset += size
-    raise AssertionError(f"{path} has no mdat box")
 
 
 def sign_camera_capture(src: Path, out: Path, pki: DevPki) -> None:
@@ -126,16 +112,6 @@ def build_tree(base: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> Path:
 @pytest.fixture(scope="session")
 def check_tree(tmp_path_factory: pytest.TempPathFactory, clip: Path, pki: DevPki, other_pki: DevPki) -> Path:
     return build_tree(tmp_path_factory.getbasetemp() / "check-tree", clip, pki, other_pki)
-
-
-def load_sarif_validator() -> Any:
-    """A validator for the OASIS SARIF 2.1.0 JSON schema (draft-07), shipped in tests/data."""
-    import jsonschema
-
-    schema = json.loads(SARIF_SCHEMA.read_text())
-    assert schema["$id"].endswith("sarif-schema-2.1.0.json")
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
 @pytest.fixture(scope="session")
@@ -306,7 +282,7 @@ def test_same_report_whatever_the_number_of_workers(check_tree: Path, tmp_path: 
 
 # ---- integration files: the GitHub Action and the pre-commit hook --------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _action() -> dict[str, Any]:

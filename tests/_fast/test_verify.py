@@ -22,9 +22,8 @@ from provenance.keys.pki import DevPki
 from provenance.trust.anchors import TrustAnchors, load_anchors
 from provenance.verdict import Outcome, Verdict
 from provenance.verify import Verifier
-
-from .conftest import CORPUS, make_clip, sign_file
-from .test_tamper import flipped, top_level_boxes
+from tests.support.clips import CORPUS, make_clip, sign_file
+from tests.support.edits import flipped, top_level_boxes
 
 _EXPECTED = CORPUS / "expected.json"
 CORPUS_MEDIA = sorted(json.loads(_EXPECTED.read_text())) if _EXPECTED.is_file() else []

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from provenance.keys.pki import DevPki
-
-from .conftest import make_clip, run_cli
+from tests.support.cli import run_cli
+from tests.support.clips import make_clip
 
 
 def sign_args(pki: DevPki) -> list[object]:

@@ -14,8 +14,7 @@ from provenance.durability.repository.interface import EXACT_REACH, MAX_QUERY_CO
 from provenance.durability.repository.sqlite import SqliteRepository
 from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, Segment, SoftBinding, hamming
 from provenance.errors import RepositoryError
-
-from .postgres import PostgresUnavailable, throwaway_server
+from tests.support.postgres import PostgresUnavailable, throwaway_server
 
 
 def video_unit(body: bytes) -> str:

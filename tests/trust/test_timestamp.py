@@ -27,10 +27,10 @@ from provenance.trust import timestamp as ts
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import make_clip, run_cli
-from .testpki import CertAuthority, signer_files
-from .tsa import RunningTsa, make_tsa_pki, openssl_available, running_tsa
+from tests.support.cli import run_cli
+from tests.support.clips import make_clip
+from tests.support.pki import CertAuthority, signer_files
+from tests.support.tsa import RunningTsa, make_tsa_pki, openssl_available, running_tsa
 
 pytestmark = pytest.mark.skipif(not openssl_available(), reason="the test TSA needs the openssl command")
 

@@ -17,8 +17,7 @@ from provenance.check.reports.github import escape_data, escape_property, workfl
 from provenance.check.reports.markdown import MAX_ROWS
 from provenance.keys.pki import DevPki
 from provenance.trust.anchors import load_anchors
-
-from .test_check_tree import load_sarif_validator
+from tests.support.sarif import load_sarif_validator
 
 ODD_NAMES = [
     "plain.mp4",

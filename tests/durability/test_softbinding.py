@@ -16,8 +16,8 @@ from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import ffmpeg_exe, make_clip, run_cli
+from tests.support.cli import run_cli
+from tests.support.clips import ffmpeg_exe, make_clip
 
 
 def ffmpeg(*args: object) -> None:

@@ -16,9 +16,8 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import COMPOSITE_WITH_TRAINED, IPTC, TRAINED_ALGORITHMIC_MEDIA, Outcome, Recovered, Verdict
 from provenance.verify import Verifier
-
-from .conftest import run_cli
-from .tsa import openssl_available, running_tsa
+from tests.support.cli import run_cli
+from tests.support.tsa import openssl_available, running_tsa
 
 
 def write(path: Path, text: str) -> Path:
@@ -179,7 +178,7 @@ def test_cli_policy_errors_exit_2(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory: pytest.TempPathFactory, signed_clip: Path, clip: Path, pki: DevPki,
              other_pki: DevPki) -> dict[str, Verdict]:
-    from .conftest import sign_file
+    from tests.support.clips import sign_file
 
     folder = tmp_path_factory.mktemp("policy-clips")
     sign_file(clip, folder / "other.mp4", other_pki, generator="Sora")

@@ -11,8 +11,7 @@ from cryptography import x509
 from provenance import media
 from provenance._formats import jumbf
 from provenance.keys.pki import DevPki
-
-from .conftest import make_clip, sign_file
+from tests.support.clips import make_clip, sign_file
 
 
 def chain_of(path: Path, store_path: Path | None = None) -> list[x509.Certificate]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from provenance.keys.pki import DevPki
-
-from .conftest import ffmpeg_exe, make_clip, run_cli
+from tests.support.cli import run_cli
+from tests.support.clips import ffmpeg_exe, make_clip
 
 POLICY = """\
 require_credentials = ["signed/"]

@@ -27,9 +27,9 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import ROOT, CliResult, run_cli
-from .testpki import ALGORITHMS, CertAuthority, SignerFiles, key_pem, pem, signer_files
+from tests.support.cli import CliResult, run_cli
+from tests.support.clips import ROOT
+from tests.support.pki import ALGORITHMS, CertAuthority, SignerFiles, key_pem, pem, signer_files
 
 PASSPHRASE = "correct horse battery staple 7"
 

@@ -25,9 +25,8 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import CliResult, run_cli
-from .testpki import ALGORITHMS, CertAuthority, pem
+from tests.support.cli import CliResult, run_cli
+from tests.support.pki import ALGORITHMS, CertAuthority, pem
 
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -207,7 +206,7 @@ def test_chain_read_from_the_token_when_no_cert_is_given(tmp_path: Path, clip: P
 
 
 def test_timestamped_signature_from_the_token(tmp_path: Path, clip: Path, token: Token) -> None:
-    from .tsa import running_tsa
+    from tests.support.tsa import running_tsa
 
     out = tmp_path / "out.mp4"
     with running_tsa(tmp_path / "tsa") as tsa:

@@ -13,9 +13,8 @@ import pytest
 from provenance import media
 from provenance._fast.bmffhash import HASH_BUFFER, HashBinding, UnsupportedBinding, bmff_hash, hash_binding_of_store
 from provenance._formats import bmff, jumbf
-
-from .conftest import ffmpeg_exe, sign_file
-from .test_tamper import flipped
+from tests.support.clips import ffmpeg_exe, sign_file
+from tests.support.edits import flipped
 
 
 def signed_binding(path: Path) -> HashBinding:

@@ -28,8 +28,8 @@ from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import ffmpeg_exe, make_clip, run_cli
+from tests.support.cli import run_cli
+from tests.support.clips import ffmpeg_exe, make_clip
 
 # Without trust anchors a recovered manifest is never presented as the original credentials (anyone can register one).
 RECOVERED_TEXT = ("credentials were stripped or the video was re-encoded; a manifest in the repository, signed by an "

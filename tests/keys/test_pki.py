@@ -11,8 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.errors import OutputExistsError
 from provenance.keys.pki import DOCUMENT_SIGNING, init_dev_pki
-
-from .conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_files_and_leaf_profile(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from provenance.trust import anchors as trust
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
-
-from .conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def leaf_fingerprint(pki: DevPki) -> str:
@@ -175,7 +174,7 @@ def test_trust_show_pin_round_trip(signed_clip: Path) -> None:
 
 
 def test_trust_show_sidecar_and_errors(tmp_path: Path, clip: Path, pki: DevPki) -> None:
-    from .conftest import make_clip, sign_file
+    from tests.support.clips import make_clip, sign_file
 
     mkv = make_clip(tmp_path / "src.mkv", "mkv")
     sign_file(mkv, tmp_path / "out.mkv", pki)

@@ -18,8 +18,7 @@ from provenance.errors import UsageError
 from provenance.keys.pki import DevPki
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
-
-from .conftest import run_cli
+from tests.support.cli import run_cli
 
 # ---- finding media -------------------------------------------------------------------------------
 
