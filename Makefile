@@ -2,17 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: the demo needs only the tool itself; the tests and benchmarks need the dev toolchain too.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck bench bench-lookup bench-durability bench-check fuzz clean bench-adversarial
+.PHONY: demo test test-fast test-deps lint typecheck bench bench-lookup bench-durability bench-check fuzz clean bench-adversarial
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/python -m provenance_cli.demo demo-out
 
 lint: $(STAMP)
@@ -23,6 +29,10 @@ typecheck: $(STAMP)
 
 test: $(STAMP) test-deps lint typecheck
 	$(BIN)/python -m pytest -q tests
+
+# The quick lane while working: the same checks, without the tests marked `slow` (make test runs them all).
+test-fast: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # System tools some tests use: SoftHSM2 (a real PKCS#11 token), openssl (the test time-stamping
 # authority) and PostgreSQL (the repository tests start a throwaway server; Debian keeps its binaries

@@ -454,7 +454,8 @@ def from_manifest(manifest: Mapping[str, Any]) -> SoftBinding | None:
             continue
         whole: tuple[str, ...] | None = None
         parts: list[Segment] = []
-        for block in data.get("blocks", []):
+        blocks = data.get("blocks")
+        for block in blocks if isinstance(blocks, list) else ():  # attacker-controlled: null, a map, a number
             if not isinstance(block, Mapping):
                 continue
             value, span = _block_value(block.get("value")), _timespan(block.get("scope"))

@@ -267,3 +267,13 @@ def test_reserved_description_toggles_are_not_signed(name: str, fuzz_seeds: dict
             assert verdicts(at, mask) == original
         for mask in (0x01, 0x02, 0x04, 0x08, 0x10):
             assert all(v["verdict"] not in ("trusted", "valid") for v in verdicts(at, mask)), (at, mask)
+
+
+@pytest.mark.parametrize("blocks", [None, 7, "blocks", {"value": "x"}])
+def test_a_soft_binding_whose_blocks_are_not_a_list_is_no_soft_binding(blocks: object) -> None:
+    """api.manifest-post (fourth long run): a submitted store whose c2pa.soft-binding assertion has
+    `blocks: null` made `softbinding.from_manifest` raise TypeError (HTTP 500 from POST /manifests)."""
+    from provenance.durability import softbinding
+
+    manifest = {"assertions": [{"label": softbinding.LABEL, "data": {"alg": softbinding.ALG, "blocks": blocks}}]}
+    assert softbinding.from_manifest(manifest) is None

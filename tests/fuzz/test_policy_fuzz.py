@@ -25,6 +25,8 @@ from provenance.errors import PolicyError
 from . import harness
 from .mutations import apply, byte_ops
 
+pytestmark = pytest.mark.slow  # a bounded fuzz run: seconds per target
+
 
 @pytest.fixture(scope="module")
 def folder() -> Iterator[Path]:

@@ -29,6 +29,8 @@ from . import bmff_gen, harness, jumbf_gen
 from .mutations import apply, byte_ops, file_mutations, store_mutations
 from .seeds import C2PA_UUID, Seed
 
+pytestmark = pytest.mark.slow  # a bounded fuzz run: seconds per target
+
 CONTAINERS = {"bmff": media_mod.MP4, "riff": media_mod.AVI, "jpeg": media_mod.JPEG, "png": media_mod.PNG,
               "jumbf": media_mod.MANIFEST_STORE, "matroska": media_mod.WEBM, "gif": media_mod.GIF}
 

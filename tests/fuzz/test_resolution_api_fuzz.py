@@ -37,6 +37,8 @@ from . import harness
 from .mutations import CborEdit, apply, byte_ops, cbor_values
 from .seeds import Seed, jumbf_nodes
 
+pytestmark = pytest.mark.slow  # a bounded fuzz run: seconds per target
+
 TOKEN = "fuzz-token-0123456789"
 MAX_UPLOAD = 256 * 1024
 

@@ -37,6 +37,8 @@ from .mutations import (
 )
 from .seeds import Seed, Timestamped, stray_tail, top_level, write_mutant
 
+pytestmark = pytest.mark.slow  # a bounded fuzz run: seconds per target
+
 ACCEPTED = (Outcome.TRUSTED, Outcome.VALID)
 
 
