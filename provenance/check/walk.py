@@ -27,12 +27,14 @@ _HEAD = 64
 
 @dataclass(frozen=True)
 class Candidate:
+    """A media file found under the paths given to `check`, or a path that could not be listed."""
     path: Path  # absolute
     display: str  # root-relative with forward slashes; absolute when outside the root
     error: str | None = None  # set when the path could not even be listed
 
 
 def display_path(path: Path, root: Path) -> str:
+    """`path` relative to `root` with forward slashes, or absolute when it is outside the root."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

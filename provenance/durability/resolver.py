@@ -38,6 +38,7 @@ class Resolver:
 
     @property
     def location(self) -> str:
+        """The resolver's base URL."""
         return self.url
 
     @property
@@ -102,6 +103,7 @@ class Resolver:
         return content
 
     def supported_algorithms(self) -> dict[str, Any]:
+        """The resolver's answer to GET /services/supportedAlgorithms."""
         response = self._request("GET", f"{self.url}/services/supportedAlgorithms")
         if response.status_code != 200:
             raise self._failed(response, "the algorithm list")

@@ -183,6 +183,7 @@ class SoftBinding:
         return min(hamming(a, b) for a in ours for b in others)
 
     def matches(self, other: SoftBinding, threshold: int = MATCH_THRESHOLD) -> bool:
+        """Whether `other` is within `threshold` bits of this soft binding (see `distance`)."""
         distance = self.distance(other)
         return distance is not None and distance <= threshold
 

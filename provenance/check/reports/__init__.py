@@ -24,6 +24,7 @@ FORMATS: dict[str, type[ReportFormat]] = {
 
 
 def get_format(name: str) -> ReportFormat:
+    """A fresh instance of the report format called `name` (a key of FORMATS)."""
     return FORMATS[name]()
 
 

@@ -12,6 +12,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ReportFormat(ABC):
+    """One output format of `provenance check`: turns a finished CheckReport into the text to write."""
     name: ClassVar[str]
 
     @abstractmethod

@@ -13,6 +13,7 @@ SCHEMA_VERSION = 1
 
 
 def file_json(result: FileResult) -> dict[str, Any]:
+    """One file's entry: its verdict (the `verify --format json` object), status and violations."""
     data = result.verdict.to_dict()
     data["status"] = result.status
     data["violations"] = [{"rule": v.rule, "message": v.message} for v in result.violations]
@@ -20,6 +21,7 @@ def file_json(result: FileResult) -> dict[str, Any]:
 
 
 def report_json(report: CheckReport) -> dict[str, Any]:
+    """The whole run as the JSON document `check --format json` writes."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provenance", "version": __version__},
@@ -43,7 +45,9 @@ def report_json(report: CheckReport) -> dict[str, Any]:
 
 
 class JsonFormat(ReportFormat):
+    """The report as JSON (see docs/json-schema.md)."""
     name = "json"
 
     def format(self, report: CheckReport) -> str:
+        """The JSON document, indented, with a final newline."""
         return json.dumps(report_json(report), indent=2) + "\n"

@@ -19,9 +19,11 @@ def _xml_text(text: str) -> str:
 
 
 class JunitFormat(ReportFormat):
+    """JUnit XML: one test case per file, a failure per file that fails the policy."""
     name = "junit"
 
     def format(self, report: CheckReport) -> str:
+        """The JUnit XML document."""
         counts = {
             "tests": str(len(report.results)),
             "failures": str(len(report.failed)),

@@ -14,6 +14,7 @@ def _cell(text: str) -> str:
 
 
 def markdown_summary(report: CheckReport) -> str:
+    """A Markdown summary of the run (for a CI job summary): the outcome and a table of violations."""
     mark = "✅" if report.ok else "❌"
     lines = ["## provenance check", "", f"{mark} **{_cell(report.summary())}**", ""]
     rows = [(r, v) for r in report.results for v in r.violations]

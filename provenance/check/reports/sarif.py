@@ -44,6 +44,7 @@ def _location(path: str) -> dict[str, Any]:
 
 
 def sarif_log(report: CheckReport) -> dict[str, Any]:
+    """The run as a SARIF 2.1.0 log: one result per violation, with a stable fingerprint."""
     results = []
     for result in report.results:
         for violation in result.violations:
@@ -76,7 +77,9 @@ def sarif_log(report: CheckReport) -> dict[str, Any]:
 
 
 class SarifFormat(ReportFormat):
+    """SARIF 2.1.0, for code-scanning dashboards."""
     name = "sarif"
 
     def format(self, report: CheckReport) -> str:
+        """The SARIF log as indented JSON with a final newline."""
         return json.dumps(sarif_log(report), indent=2) + "\n"

@@ -17,6 +17,7 @@ def _ai(result: FileResult) -> str:
 
 
 def file_line(result: FileResult) -> str:
+    """One file's line: status, path, verdict, AI disclosure, exemption and violations."""
     head = f"{STATUS[result.status]:<6} {result.path}: {result.verdict.verdict.value}{_ai(result)}"
     if result.exempt:
         head += " (exempt: allow_unsigned)"
@@ -26,6 +27,7 @@ def file_line(result: FileResult) -> str:
 
 
 class TextFormat(ReportFormat):
+    """Plain text: a line per file, then the summary unless it goes elsewhere."""
     name = "text"
 
     def __init__(self, *, summary: bool = True) -> None:
@@ -33,6 +35,7 @@ class TextFormat(ReportFormat):
         self.summary = summary
 
     def format(self, report: CheckReport) -> str:
+        """The lines of every file, then the summary line when asked for."""
         lines = [file_line(r) for r in report.results]
         if self.summary:
             lines.append(report.summary())

@@ -85,6 +85,7 @@ class Entry:
 
     @property
     def soft_binding(self) -> SoftBinding:
+        """The soft binding this entry was registered with: its units and segments."""
         return SoftBinding(SoftBinding.from_value(self.value).units, self.segments)
 
     def codes(self) -> list[tuple[bytes, int | None, int | None]]:
@@ -100,6 +101,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class Match:
+    """A manifest that a lookup found for a query, and how close it is."""
     manifest_id: str
     distance: int  # bits between the closest Video-Codes; 0 for an exact value or Instance-Code match
     endpoint: str | None = None  # another resolver that holds the manifest (API `endpoint`)
@@ -116,6 +118,7 @@ class Probes:
 
     @property
     def keys(self) -> list[int]:
+        """The band keys the query probes, in order."""
         return sorted(self.plan)
 
     def pairs(self) -> list[tuple[int, int]]:
@@ -154,16 +157,19 @@ class Lookup(Protocol):
     """Where manifests are looked up: a local repository or a remote resolver."""
 
     @property
-    def location(self) -> str: ...
+    def location(self) -> str:
+        """Where the lookup goes, for messages: a file path, a database URL or a resolver URL."""
 
     @property
     def result_limit(self) -> int:
         """The largest `max_results` this lookup accepts."""
         ...
 
-    def match(self, alg: str, value: bytes, max_results: int = 10) -> list[Match]: ...
+    def match(self, alg: str, value: bytes, max_results: int = 10) -> list[Match]:
+        """The manifests whose soft binding of algorithm `alg` is within reach of `value`, nearest first."""
 
-    def manifest_store(self, manifest_id: str) -> bytes | None: ...
+    def manifest_store(self, manifest_id: str) -> bytes | None:
+        """The manifest store registered under `manifest_id`, or None."""
 
 
 class Repository(ABC):
@@ -181,6 +187,7 @@ class Repository(ABC):
 
     @property
     def result_limit(self) -> int:
+        """The largest `max_results` a repository lookup accepts."""
         return MAX_LOOKUP_RESULTS
 
     # -- storage, per backend -------------------------------------------------------------
@@ -189,10 +196,12 @@ class Repository(ABC):
         """Store entries; ones whose manifest id is already stored are skipped. Returns how many were new."""
 
     @abstractmethod
-    def manifest_store(self, manifest_id: str) -> bytes | None: ...
+    def manifest_store(self, manifest_id: str) -> bytes | None:
+        """The manifest store registered under `manifest_id`, or None."""
 
     @abstractmethod
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """How many manifests are registered."""
 
     @abstractmethod
     def _by_value(self, alg: str, value: bytes) -> list[str]: ...
@@ -217,7 +226,8 @@ class Repository(ABC):
         """Manifest id → hex SHA-256 of its signer's leaf certificate."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection; the repository cannot be used afterwards."""
 
     # -- shared behaviour -----------------------------------------------------------------
     def add(self, entry: Entry) -> bool:
@@ -313,5 +323,6 @@ _T = TypeVar("_T")
 
 
 def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """`items` in consecutive slices of at most `size`."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -77,6 +77,7 @@ def redact(url: str) -> str:
 
 
 class PostgresRepository(Repository):
+    """A manifest repository in a PostgreSQL database (`postgresql://...`), tables created on first use."""
     def __init__(self, url: str) -> None:
         try:
             import psycopg
@@ -180,6 +181,7 @@ class PostgresRepository(Repository):
                     " ON CONFLICT DO NOTHING", columns)
 
     def add_many(self, entries: Iterable[Entry]) -> int:
+        """Store entries in one transaction; returns how many were new (an existing manifest id is kept)."""
         added = 0
         with self._lock:
             try:
@@ -214,6 +216,7 @@ class PostgresRepository(Repository):
         return rows
 
     def manifest_store(self, manifest_id: str) -> bytes | None:
+        """The manifest store registered under `manifest_id`, or None."""
         with self._lock:
             rows = self._query(
                 "SELECT s.store FROM provenance_manifests m JOIN provenance_manifest_stores s ON s.id = m.id"
@@ -221,6 +224,7 @@ class PostgresRepository(Repository):
         return bytes(rows[0][0]) if rows else None
 
     def count(self) -> int:
+        """How many manifests are registered."""
         with self._lock:
             return int(self._query("SELECT count(*) FROM provenance_manifests", ())[0][0])
 
@@ -265,6 +269,7 @@ class PostgresRepository(Repository):
         return {str(r[0]): str(r[1]) for r in rows}
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
 

@@ -54,6 +54,7 @@ _MAX_PARAMS = 30000
 
 
 class SqliteRepository(Repository):
+    """A manifest repository in a SQLite file, created with its folders on first use unless `create` is False."""
     def __init__(self, path: Path, *, create: bool = True) -> None:
         super().__init__(str(path))
         self.path = path
@@ -121,6 +122,7 @@ class SqliteRepository(Repository):
                                  [(key, cursor.lastrowid) for key in band_keys(code)])
 
     def add_many(self, entries: Iterable[Entry]) -> int:
+        """Store entries in one transaction; returns how many were new (an existing manifest id is kept)."""
         added = 0
         now = datetime.now(timezone.utc).isoformat()
         with self._lock:
@@ -163,12 +165,14 @@ class SqliteRepository(Repository):
             raise RepositoryError(f"cannot read {self.location}: {e}") from e
 
     def manifest_store(self, manifest_id: str) -> bytes | None:
+        """The manifest store registered under `manifest_id`, or None."""
         with self._lock:
             rows = self._query("SELECT s.store FROM manifests m JOIN manifest_stores s ON s.id = m.id"
                                " WHERE m.manifest_id = ?", (manifest_id,))
         return bytes(rows[0][0]) if rows else None
 
     def count(self) -> int:
+        """How many manifests are registered."""
         with self._lock:
             return int(self._query("SELECT count(*) FROM manifests", ())[0][0])
 
@@ -206,5 +210,6 @@ class SqliteRepository(Repository):
         return out
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
