@@ -54,7 +54,7 @@ _MAX_PARAMS = 30000
 
 
 class SqliteRepository(Repository):
-    """A manifest repository in a SQLite file, created with its folders on first use unless `create` is False."""
+    """A manifest repository in a SQLite file, created on first use (its folder must exist) unless `create` is False."""
     def __init__(self, path: Path, *, create: bool = True) -> None:
         super().__init__(str(path))
         self.path = path
