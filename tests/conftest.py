@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from provenance.keys.pki import DevPki, init_dev_pki
 from tests.support.clips import CORPUS, make_clip, sign_file
+from tests.support.postgres import PostgresUnavailable, throwaway_server
 
 # Every BMFF verification in the suite (in this process and in CLI processes) takes the verification
 # fast path where it applies, so the correctness tests hold for it; test_fastverify compares both paths.
@@ -51,3 +53,13 @@ def corpus() -> Path:
     if not (CORPUS / "expected.json").is_file():
         pytest.skip(f"conformance corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a throwaway local PostgreSQL server, for the whole session; skips where there is none."""
+    try:
+        with throwaway_server() as url:
+            yield url
+    except PostgresUnavailable as e:
+        pytest.skip(f"PostgreSQL tests need a local PostgreSQL server: {e}")

@@ -34,7 +34,6 @@ from provenance_cli.render import verdicts_text
 from tests.support.cli import run_cli
 from tests.support.clips import ffmpeg_exe, make_clip
 from tests.support.edits import flip_video_byte
-from tests.support.postgres import PostgresUnavailable, throwaway_server
 from tests.support.server import TOKEN, start_server, stop
 
 SORA = IPTC + "trainedAlgorithmicMedia"
@@ -245,15 +244,6 @@ def test_b_six_nearer_attacker_registrations_do_not_push_out_the_trusted_origina
     ]
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    try:
-        with throwaway_server() as url:
-            yield url
-    except PostgresUnavailable as e:
-        pytest.skip(f"needs a local PostgreSQL server: {e}")
-
-
 @pytest.mark.parametrize("where", ["sqlite", "postgres", "resolver"])
 def test_b_past_the_limit_one_signers_flood_still_cannot_crowd_out_another(
         victim: Victim, pki: DevPki, tmp_path: Path, request: pytest.FixtureRequest, where: str) -> None:
@@ -265,7 +255,7 @@ def test_b_past_the_limit_one_signers_flood_still_cannot_crowd_out_another(
         submit(url, *victim.flood, victim.store)
         lookup = Resolver(url)
     else:
-        location = request.getfixturevalue("postgres_url") if where == "postgres" else str(tmp_path / "m.sqlite3")
+        location = request.getfixturevalue("postgres_server") if where == "postgres" else str(tmp_path / "m.sqlite3")
         repository_with(location, *victim.flood, victim.store)
         repository = open_repository(location, create=False)
         assert repository is not None

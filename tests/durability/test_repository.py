@@ -14,7 +14,6 @@ from provenance.durability.repository.interface import EXACT_REACH, MAX_QUERY_CO
 from provenance.durability.repository.sqlite import SqliteRepository
 from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, Segment, SoftBinding, hamming
 from provenance.errors import RepositoryError
-from tests.support.postgres import PostgresUnavailable, throwaway_server
 
 
 def video_unit(body: bytes) -> str:
@@ -49,15 +48,6 @@ def query(video: bytes | None = None, instance: bytes | None = None, windows: tu
     """A lookup value: the whole clip's code first, then the codes of the copy's windows."""
     units = ((video_unit(video),) if video else ()) + ((instance_unit(instance),) if instance else ())
     return SoftBinding(units + tuple(video_unit(w) for w in windows)).value
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    try:
-        with throwaway_server() as url:
-            yield url
-    except PostgresUnavailable as e:
-        pytest.skip(f"PostgreSQL tests need a local PostgreSQL server: {e}")
 
 
 def fresh_database(request: pytest.FixtureRequest, prefix: str = "t") -> str:
