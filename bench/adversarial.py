@@ -38,10 +38,9 @@ def attack_files(work: Path) -> dict[str, Path]:
 
 
 def make_attack_files(work: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import make_clip, sign_file  # the recipes the tests use
-
+    sys.path.insert(0, str(ROOT))
     from provenance.keys.pki import init_dev_pki
+    from tests.support.clips import make_clip, sign_file  # the recipes the tests use
 
     pki = init_dev_pki(work / "pki", org="Bench")
     signed = sign_file(make_clip(work / "clip.mp4"), work / "signed.mp4", pki, generator="bench").output

@@ -35,13 +35,12 @@ def build_tree(count: int) -> tuple[Path, Path]:
     done = tree / ".complete"
     if done.is_file() and anchors.is_file():
         return tree, anchors
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import make_clip  # the clip recipe the tests use
-
+    sys.path.insert(0, str(ROOT))
     from provenance import signing
     from provenance.keys import signers
     from provenance.keys.pki import init_dev_pki
     from provenance.manifest import Disclosure
+    from tests.support.clips import make_clip  # the clip recipe the tests use
 
     shutil.rmtree(CACHE, ignore_errors=True)
     CACHE.mkdir(parents=True)
