@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-deps lint typecheck bench bench-lookup bench-durability bench-check fuzz clean bench-adversarial
+.PHONY: demo test test-fast test-deps lint typecheck bench bench-lookup bench-durability bench-check fuzz clean bench-adversarial docs-help
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,3 +94,7 @@ clean:
 # Wall time and peak memory of verify on hostile files (box floods), against the limits in docs/security.md.
 bench-adversarial: $(STAMP)
 	$(BIN)/python bench/adversarial.py
+
+# Rewrite the `--help` blocks in README.md, ARCHITECTURE.md and docs/ from the real CLI (tests/test_docs.py checks them).
+docs-help: $(RUN_STAMP)
+	$(BIN)/python -m tests.support.help_blocks --write

@@ -1,12 +1,35 @@
-"""C2PA validation status codes in one plain sentence each."""
+"""C2PA validation status codes: the ones provenance acts on, a plain sentence for each, and how c2pa's
+report lists them."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# c2pa's codes that provenance acts on.
+UNTRUSTED = "signingCredential.untrusted"
+TRUSTED = "signingCredential.trusted"
+EXPIRED = "signingCredential.expired"
+TIMESTAMP_VALIDATED = "timeStamp.validated"
+TIMESTAMP_TRUSTED = "timeStamp.trusted"
+BMFF_HASH_MATCH = "assertion.bmffHash.match"
+BMFF_HASH_MISMATCH = "assertion.bmffHash.mismatch"
+DATA_HASH_MISMATCH = "assertion.dataHash.mismatch"
+BOXES_HASH_MISMATCH = "assertion.boxesHash.mismatch"
+COLLECTION_HASH_MISMATCH = "assertion.collectionHash.mismatch"
+# The hard binding no longer matches the content: the media changed since signing.
+HARD_BINDING_MISMATCH = frozenset({
+    DATA_HASH_MISMATCH,
+    BMFF_HASH_MISMATCH,
+    BOXES_HASH_MISMATCH,
+    COLLECTION_HASH_MISMATCH,
+})
+ADDITIONAL_EXCLUSIONS = "assertion.bmffHash.additionalExclusionsPresent"
 
 # Codes provenance adds where c2pa has none (its own are c2pa's words for c2pa's checks).
 IDENTITY = "provenance.manifest.identity"
 SEVERAL_STORES = "provenance.manifest.multipleStores"
 SIDECAR_IGNORED = "provenance.sidecar.ignored"
-ADDITIONAL_EXCLUSIONS = "assertion.bmffHash.additionalExclusionsPresent"
 
 EXPLANATIONS = {
     IDENTITY: "the manifest c2pa validated cannot be told apart from other bytes in the store, so nobody "
@@ -16,10 +39,10 @@ EXPLANATIONS = {
                      "was used and the sidecar ignored",
     ADDITIONAL_EXCLUSIONS: "the signer left parts of the file out of the hash beyond what C2PA needs; bytes "
                            "there can change without breaking the signature",
-    "assertion.bmffHash.mismatch": "the video data changed after signing",
-    "assertion.dataHash.mismatch": "the file's content changed after signing",
-    "assertion.boxesHash.mismatch": "the file's content changed after signing",
-    "assertion.collectionHash.mismatch": "a file in the signed collection changed after signing",
+    BMFF_HASH_MISMATCH: "the video data changed after signing",
+    DATA_HASH_MISMATCH: "the file's content changed after signing",
+    BOXES_HASH_MISMATCH: "the file's content changed after signing",
+    COLLECTION_HASH_MISMATCH: "a file in the signed collection changed after signing",
     "assertion.hashedURI.mismatch": "an assertion in the manifest was altered after signing",
     "assertion.hashedURI.missing": "an assertion the manifest refers to is missing",
     "assertion.missing": "an assertion the claim lists is missing",
@@ -54,10 +77,10 @@ EXPLANATIONS = {
     "manifest.update.invalid": "an update manifest is invalid",
     "manifest.update.wrongParents": "an update manifest has the wrong parents",
     "manifest.compressed.invalid": "a compressed manifest could not be decompressed",
-    "signingCredential.untrusted": "the signer's certificate does not chain to a trusted authority",
+    UNTRUSTED: "the signer's certificate does not chain to a trusted authority",
     "signingCredential.invalid": "the signer's certificate is malformed or not allowed for C2PA signing",
     "signingCredential.revoked": "the signer's certificate has been revoked",
-    "signingCredential.expired": "the signer's certificate had expired when the file was signed",
+    EXPIRED: "the signer's certificate had expired when the file was signed",
     "signingCredential.ocsp.revoked": "the signer's certificate has been revoked (OCSP)",
     "signingCredential.ocsp.unknown": "the certificate's revocation status is unknown",
     "timeStamp.mismatch": "the trusted timestamp does not match the signature",
@@ -74,3 +97,39 @@ def explain(code: str) -> str:
         return EXPLANATIONS[code]
     family = code.split(".", 1)[0]
     return f"validation check {code} failed" + (f" ({family})" if family != code else "")
+
+
+def codes_of(entries: Iterable[Any]) -> list[str]:
+    """The codes of c2pa report entries, in order; entries that are not code objects are skipped."""
+    return [e["code"] for e in entries if isinstance(e, dict) and "code" in e]
+
+
+def active_manifest_codes(report: dict[str, Any], kind: str) -> list[str]:
+    """The codes c2pa's report lists for the active manifest under `kind` (success, informational, failure)."""
+    results = report.get("validation_results") or {}
+    return codes_of((results.get("activeManifest") or {}).get(kind) or [])
+
+
+def without_failures(report: dict[str, Any], dropped: Callable[[Any], bool]) -> tuple[dict[str, Any], str]:
+    """c2pa's report without the failure entries `dropped` picks, and the validation state c2pa gives the rest.
+
+    c2pa's rule: a failure other than an untrusted signer makes it Invalid; a trusted signer and no
+    failure left make it Trusted; anything else is Valid. The report given is not changed.
+    """
+    results = report.get("validation_results") or {}
+    active = results.get("activeManifest") or {}
+    status = [e for e in report.get("validation_status") or [] if not dropped(e)]
+    failures = [e for e in active.get("failure") or [] if not dropped(e)]
+    left = {*codes_of(status), *codes_of(failures)}
+    if left - {UNTRUSTED}:
+        state = "Invalid"
+    elif TRUSTED in codes_of(active.get("success") or []) and UNTRUSTED not in left:
+        state = "Trusted"
+    else:
+        state = "Valid"
+    patched = {**report, "validation_state": state,
+               "validation_results": {**results, "activeManifest": {**active, "failure": failures}}}
+    patched.pop("validation_status", None)
+    if status:  # c2pa leaves the key out when there is nothing to list
+        patched["validation_status"] = status
+    return patched, state

@@ -1,8 +1,7 @@
 """One error hierarchy for the whole library.
 
-Every error carries a one-line ``remedy`` telling the user what to do, and
-``diagnostics()`` renders message and remedy for a person (modelled on
-sigstore-python's ``Error.diagnostics``). The CLI maps the classes to exit codes.
+Every error carries a one-line ``remedy`` telling the user what to do, and renders
+itself with it as one line (``one_line()``). The CLI maps the classes to exit codes.
 """
 
 from __future__ import annotations
@@ -19,12 +18,9 @@ class ProvenanceError(Exception):
         if remedy is not None:
             self.remedy = remedy
 
-    def diagnostics(self) -> str:
-        """Message and remedy on one line each, for people."""
-        return f"{self.message}\nhint: {self.remedy}"
-
     def one_line(self) -> str:
-        return f"{self.message} ({self.remedy})"
+        """What went wrong and what to do about it, as one line for people."""
+        return f"{self.message} (hint: {self.remedy})"
 
 
 class UsageError(ProvenanceError):
@@ -46,6 +42,8 @@ class PolicyError(UsageError):
 
 
 class OutputExistsError(UsageError):
+    """An output already exists and overwriting it was not asked for."""
+
     remedy = "Choose another output path or pass --force."
 
 
@@ -80,6 +78,8 @@ class SigningError(ProvenanceError):
 
 
 class TimestampError(SigningError):
+    """The time-stamping authority could not be reached or gave no usable timestamp."""
+
     remedy = "Check that --tsa-url is reachable and answers RFC 3161 requests."
 
 

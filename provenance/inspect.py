@@ -13,6 +13,7 @@ from provenance.errors import LimitExceeded, MediaError
 
 
 def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False) -> str:
+    """c2pa's report on the file's manifest store (its detailed one when `detailed`), as indented JSON."""
     import c2pa
 
     p = Path(path)

@@ -52,6 +52,7 @@ def _software_agent(d: Disclosure) -> dict[str, str] | None:
 
 
 def actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
+    """The c2pa.actions of a clip: created by AI, or opened from a parent and edited with AI."""
     agent = _software_agent(d)
     if has_parent:
         opened: dict[str, Any] = {
@@ -69,6 +70,7 @@ def actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
 
 
 def training_mining(choice: str) -> dict[str, Any]:
+    """The c2pa.training-mining assertion giving every AI use the same answer (`choice`)."""
     entry: dict[str, Any] = {"use": choice}
     if choice == "constrained":
         entry["constraint_info"] = "See the publisher's terms for permitted uses."
@@ -76,6 +78,7 @@ def training_mining(choice: str) -> dict[str, Any]:
 
 
 def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]:
+    """The manifest definition c2pa's Builder signs for a clip."""
     assertions: list[dict[str, Any]] = [
         {"label": "c2pa.actions.v2", "data": {"actions": actions(d, has_parent=has_parent)}}
     ]
@@ -90,6 +93,7 @@ def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]
 
 
 def parent_ingredient(title: str, mime: str) -> dict[str, Any]:
+    """The ingredient entry of the clip an edit was made from."""
     return {"title": title, "format": mime, "relationship": "parentOf", "label": PARENT_INGREDIENT_LABEL}
 
 

@@ -11,6 +11,8 @@ from provenance.errors import MediaError
 
 @dataclass(frozen=True)
 class MediaType:
+    """A kind of media file: its MIME type, what it holds, its container format and usual extension."""
+
     mime: str
     kind: str  # "video", "image" or "audio"
     container: str  # "bmff", "riff", "matroska", "jpeg", "png", ...
@@ -114,6 +116,8 @@ def check_structure(path: str | os.PathLike[str], media: MediaType) -> None:
     """
     import struct
 
+    from provenance._formats.boxes import HEADER_MAX, box_header
+
     p = Path(path)
     size = p.stat().st_size
     with p.open("rb") as f:
@@ -121,20 +125,17 @@ def check_structure(path: str | os.PathLike[str], media: MediaType) -> None:
             offset, seen = 0, set()
             while offset < size:
                 f.seek(offset)
-                header = f.read(16)
+                header = f.read(HEADER_MAX)
                 if len(header) < 8:
                     raise MediaError(f"{p}: truncated or corrupt (incomplete box header at byte {offset})")
-                box_size, box_type = struct.unpack(">I4s", header[:8])
-                if box_size == 1 and len(header) == 16:
-                    box_size = struct.unpack(">Q", header[8:16])[0]
-                elif box_size == 0:
-                    box_size = size - offset
-                if box_size < 8 or offset + box_size > size:
-                    name = box_type.decode("latin-1")
+                box = box_header(header, size - offset)
+                # A 64-bit size cut off by the end of the file (box None) is a box that runs past it too.
+                if box is None or box.size < 8 or box.size > size - offset:
+                    name = header[4:8].decode("latin-1")
                     raise MediaError(f"{p}: truncated or corrupt ('{name}' box at byte {offset} "
                                      f"runs past the end of the file)")
-                seen.add(box_type)
-                offset += box_size
+                seen.add(box.type)
+                offset += box.size
             if media.kind == "video" and b"moov" not in seen:
                 raise MediaError(f"{p}: not a playable video (no 'moov' box)")
         elif media.container == "riff":

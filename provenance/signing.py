@@ -6,13 +6,14 @@ import io
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance import media as media_mod
-from provenance._fast.sign import BackgroundAssertions, LateAssertions, builder_with, sign_embedded
+from provenance._fast.builder import builder_with
+from provenance._fast.sign import BackgroundAssertions, LateAssertions, sign_embedded
 from provenance._internal.atomic import atomic_files, output_error
 from provenance._internal.children import Cancel
 from provenance.durability.softbinding import SoftBinding
@@ -34,6 +35,8 @@ _PARENT_STORE = "parent-manifest-store.c2pa"
 
 @dataclass(frozen=True)
 class SignResult:
+    """What signing wrote: the signed clip, its detached manifest if any, and the manifest store itself."""
+
     output: Path
     sidecar: Path | None  # the detached manifest, when one was written
     manifest_store: bytes = b""
@@ -80,11 +83,20 @@ def _check_paths(outputs: list[tuple[str, Path]], inputs: list[tuple[str, Path]]
 
 
 def _c2pa_error(e: Exception, source: Path, tsa_url: str | None) -> ProvenanceError:
+    """Our error for a c2pa failure while signing `source`, chosen by the type c2pa raised."""
+    import c2pa
+
     message = c2pa_reason(e)
     lowered = message.lower()
-    if tsa_url and any(word in lowered for word in ("timestamp", "time stamp", "tsa", "http")):
+    # c2pa reports a failed timestamp as a Signature error, like a failed key: only the words tell them apart.
+    if (tsa_url and isinstance(e, c2pa.C2paError.Signature)
+            and any(word in lowered for word in ("timestamp", "time stamp", "tsa", "http"))):
         return TimestampError(f"timestamp authority {tsa_url} failed: {message}")
-    if "could not be parsed" in lowered or "unsupported" in lowered or "not supported" in lowered:
+    if isinstance(e, c2pa.C2paError.NotSupported):
+        return MediaError(f"{source}: cannot be signed: {message}")
+    # An asset c2pa cannot parse ("asset could not be parsed: ...") comes as Other, a type with no meaning of its own.
+    if isinstance(e, c2pa.C2paError.Other) and any(
+            words in lowered for words in ("could not be parsed", "unsupported", "not supported")):
         return MediaError(f"{source}: cannot be signed: {message}")
     return SigningError(f"c2pa could not sign: {message}")
 
@@ -152,6 +164,60 @@ def sign(
         if soft is not None:
             soft.stop()  # failed or interrupted: ffmpeg must not decode on (a no-op once it has finished)
     return SignResult(output, sidecar_file, store, soft_binding=soft.binding if soft else None, media_type=kind.mime)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A signed clip's manifest as kept in a manifest repository, where copies of the clip can be traced to it."""
+
+    manifest_id: str
+    location: str  # the repository: a SQLite file or a database URL
+
+
+def sign_and_register(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    credentials: SigningCredentials,
+    disclosure: Disclosure,
+    *,
+    store: str | os.PathLike[str] | None = None,
+    soft_binding: bool = True,
+    parent: str | os.PathLike[str] | None = None,
+    sidecar: bool = False,
+    force: bool = False,
+    protected: Mapping[str, str | os.PathLike[str]] | None = None,
+    on_signed: Callable[[SignResult], None] | None = None,
+) -> tuple[SignResult, Registration | None]:
+    """Sign as `sign` does; with `soft_binding`, also keep the manifest of a video in the repository at `store`.
+
+    The repository (default: the per-user one) is opened before anything is written, so an unusable
+    one fails first, and no output may overwrite it. `on_signed` is called once the clip is written,
+    before registering. The registration is None without `soft_binding` or for a clip that is not video.
+    """
+    from provenance.durability.repository import Repository, open_repository
+
+    repository: Repository | None = None
+    files = dict(protected or {})
+    if soft_binding:
+        repository = open_repository(store)
+        assert repository is not None  # create=True always opens one
+        repository_file = getattr(repository, "path", None)  # the SQLite manifest repository, when that is the store
+        if isinstance(repository_file, Path):
+            files["manifest repository"] = repository_file
+    try:
+        result = sign(source, output, credentials, disclosure, parent=parent, sidecar=sidecar, force=force,
+                      soft_binding=soft_binding, protected=files)
+        if on_signed is not None:
+            on_signed(result)
+        if repository is None or result.soft_binding is None:
+            return result, None
+        from provenance.durability.recovery import register
+
+        entry = register(repository, result.manifest_store)
+        return result, Registration(entry.manifest_id, repository.location)
+    finally:
+        if repository is not None:
+            repository.close()
 
 
 class _SoftBindingJob(BackgroundAssertions):

@@ -11,6 +11,8 @@ from typing import Any
 
 
 class Outcome(str, enum.Enum):
+    """What a file's credentials amount to, from trusted down to unreadable."""
+
     TRUSTED = "trusted"  # signature and bindings valid, every signer chains to an anchor
     VALID = "valid"  # valid, but some signer is not trusted
     INVALID = "invalid"  # a signature, binding or assertion check failed
@@ -54,6 +56,7 @@ NON_AI_SOURCE_TYPES = frozenset(
 
 
 def is_ai_source_type(source_type: str | None) -> bool | None:
+    """True for an AI source type, False for one that positively says not AI, None when unknown or absent."""
     if not isinstance(source_type, str):  # absent, or not text in a manifest made to confuse
         return None
     if source_type in AI_SOURCE_TYPES:
@@ -61,14 +64,23 @@ def is_ai_source_type(source_type: str | None) -> bool | None:
     return False if source_type in NON_AI_SOURCE_TYPES else None
 
 
+def source_type_label(source_type: str | None) -> str | None:
+    """The short name of a digital source type (the last segment of its IPTC URI), or None when there is none."""
+    return source_type.rsplit("/", 1)[-1] if source_type else None
+
+
 @dataclass(frozen=True)
 class Generator:
+    """The software that made the clip, as the manifest names it."""
+
     name: str
     version: str | None = None
 
 
 @dataclass(frozen=True)
 class Signer:
+    """Who signed the manifest: the signing certificate's subject, issuer, fingerprint and validity."""
+
     subject: str
     issuer: str
     sha256: str  # hex SHA-256 of the leaf certificate's DER
@@ -82,6 +94,8 @@ class Signer:
 
 @dataclass(frozen=True)
 class Timestamp:
+    """When the signature was made, and by which time-stamping authority if an RFC 3161 token says so."""
+
     time: str  # ISO 8601
     tsa: str | None = None  # subject of the TSA certificate, when known
     trusted: bool | None = None
@@ -89,6 +103,8 @@ class Timestamp:
 
 @dataclass(frozen=True)
 class Ingredient:
+    """A file the signed clip was made from, with its own verdict."""
+
     title: str | None
     relationship: str | None
     verdict: Outcome
@@ -130,6 +146,8 @@ class Recovered:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Everything verifying one file found: the outcome, what the credentials declare, and why it failed."""
+
     path: str
     verdict: Outcome
     ai_generated: bool | None = None
@@ -160,6 +178,7 @@ class Verdict:
         return self.verdict is Outcome.VALID and not self.trust_anchors_given
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as the public JSON schema (see the README); certificates are left out."""
         data = asdict(self)
         data["verdict"] = self.verdict.value
         data["failure_codes"] = list(self.failure_codes)

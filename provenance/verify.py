@@ -19,7 +19,8 @@ from provenance import media as media_mod
 from provenance._fast import verify as fastverify
 from provenance._formats import jumbf
 from provenance.errors import LimitExceeded, MediaError, c2pa_reason
-from provenance.trust.anchors import TrustAnchors, TrustPolicy
+from provenance.trust.anchors import TrustAnchors
+from provenance.trust.policy import TrustPolicy
 from provenance.verdict import (
     Generator,
     Ingredient,
@@ -31,7 +32,6 @@ from provenance.verdict import (
 )
 
 _STATE = {"Trusted": Outcome.TRUSTED, "Valid": Outcome.VALID, "Invalid": Outcome.INVALID}
-UNTRUSTED = "signingCredential.untrusted"
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +52,9 @@ class Verifier:
 
     def __init__(self, anchors: TrustAnchors | None = None, *, tsa_anchors: TrustAnchors | None = None,
                  allowed_signers: Iterable[str] = (), fast_path_min_bytes: int | None = None) -> None:
-        """`fast_path_min_bytes`: BMFF files from this size on may take provenance._fast.verify
+        """Trust `anchors` (signers), `tsa_anchors` (time-stamping authorities) and only `allowed_signers`.
+
+        `fast_path_min_bytes`: BMFF files from this size on may take provenance._fast.verify
         (default fastverify.min_bytes(); 0 for every file, -1 for none)."""
         self.anchors = anchors
         self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers))
@@ -156,7 +158,8 @@ class Verifier:
             return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source, notes)
 
     def verify(self, path: str | os.PathLike[str]) -> Verdict:
-        """Never raises for a bad file: problems become an `error` verdict (a bug in here too)."""
+        """The verdict on one file; never raises for a bad file: problems become an `error` verdict (a bug in
+        here too)."""
         p = Path(path)
         given = self.anchors is not None
         try:
@@ -186,15 +189,17 @@ class Verifier:
                            trust_anchors_given=given)
         if report is None:
             return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given)
-        return self.policy.apply(verdict_from_report(str(p), report, anchors_given=given), report)
+        return self.verdict_of(str(p), report)
+
+    def verdict_of(self, path: str, report: ManifestReport) -> Verdict:
+        """The verdict on c2pa's report: c2pa's own, then this verifier's trust policy on top."""
+        verdict = verdict_from_report(path, report, anchors_given=self.anchors is not None)
+        return self.policy.apply(verdict, success_codes=codes.active_manifest_codes(report.report, "success"),
+                                 store=report.store)
 
 
-def _codes(entries: Iterable[Any]) -> list[str]:
-    return [e["code"] for e in entries if isinstance(e, dict) and "code" in e]
-
-
-def _unique_sorted(codes: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(codes)))
+def _unique_sorted(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
 
 
 def _actions(manifest: dict[str, Any]) -> Iterator[Any]:
@@ -301,12 +306,12 @@ def _timestamp(manifest: dict[str, Any], store: bytes | None, label: str | None)
 def _ingredient_failures(ingredient: dict[str, Any], deltas: dict[str, dict[str, Any]]) -> list[str]:
     """Failures recorded in the ingredient at signing time, corrected by c2pa's live re-check."""
     recorded = ingredient.get("validation_results", {}).get("activeManifest", {})
-    failures = _codes(recorded.get("failure", [])) + _codes(ingredient.get("validation_status", []))
+    failures = codes.codes_of(recorded.get("failure", [])) + codes.codes_of(ingredient.get("validation_status", []))
     delta = deltas.get(ingredient.get("label", ""), {})
-    fixed = set(_codes(delta.get("success", [])))
-    if "signingCredential.trusted" in fixed:
-        failures = [c for c in failures if c != UNTRUSTED]
-    return failures + _codes(delta.get("failure", []))
+    fixed = set(codes.codes_of(delta.get("success", [])))
+    if codes.TRUSTED in fixed:
+        failures = [c for c in failures if c != codes.UNTRUSTED]
+    return failures + codes.codes_of(delta.get("failure", []))
 
 
 def _ingredient_deltas(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -325,9 +330,9 @@ def _ingredients(manifest: dict[str, Any], results: dict[str, Any], anchors_give
         failures = _unique_sorted(_ingredient_failures(ing, deltas))
         if not ing.get("active_manifest"):
             outcome = Outcome.UNSIGNED
-        elif set(failures) - {UNTRUSTED}:
+        elif set(failures) - {codes.UNTRUSTED}:
             outcome = Outcome.INVALID
-        elif UNTRUSTED in failures or not anchors_given:
+        elif codes.UNTRUSTED in failures or not anchors_given:
             outcome = Outcome.VALID
         else:
             outcome = Outcome.TRUSTED
@@ -336,11 +341,12 @@ def _ingredients(manifest: dict[str, Any], results: dict[str, Any], anchors_give
 
 
 def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: bool) -> Verdict:
+    """c2pa's own verdict on a report, with what a person needs next to it; no trust policy applied yet."""
     data = report.report
     label = data.get("active_manifest")
     manifest = data.get("manifests", {}).get(label, {}) if label else {}
     results = data.get("validation_results", {})
-    failures = _unique_sorted(_codes(data.get("validation_status", [])))
+    failures = _unique_sorted(codes.codes_of(data.get("validation_status", [])))
     ingredients = _ingredients(manifest, results, anchors_given)
     # An ingredient's failure recorded at signing time must not hide behind a valid active manifest.
     failures = _unique_sorted([*failures, *(c for i in ingredients for c in i.failure_codes)])
@@ -353,11 +359,10 @@ def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: boo
                        trust_failures=(doubt,))
     if any(i.verdict is Outcome.INVALID for i in ingredients):
         outcome = Outcome.INVALID
-    elif outcome is Outcome.TRUSTED and UNTRUSTED in failures:
+    elif outcome is Outcome.TRUSTED and codes.UNTRUSTED in failures:
         outcome = Outcome.VALID
     source_type, generator = _disclosure(manifest)
-    informational = _unique_sorted([*_codes(results.get("activeManifest", {}).get("informational", [])),
-                                    *report.notes])
+    informational = _unique_sorted([*codes.active_manifest_codes(data, "informational"), *report.notes])
     return Verdict(
         path=path,
         verdict=outcome,

@@ -10,6 +10,7 @@ import sys
 
 
 def main() -> object:
+    """The console script: `provenance ARGS`."""
     if sys.argv[1:] == ["--version"]:
         from provenance import __version__
 

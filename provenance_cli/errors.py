@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -19,28 +20,31 @@ EXIT_USAGE = 2
 # Interrupted by a signal: EXIT_BASE + its number, 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP (interrupts.py).
 
 
-def _verbose(argv: list[str]) -> bool:
-    import os
+@dataclass
+class Session:
+    """What `run` needs to know once a command has failed; click's context is gone by then."""
 
-    return "-v" in argv or "--verbose" in argv or os.environ.get("PROVENANCE_VERBOSE", "") not in ("", "0")
+    verbose: bool = False  # set by the --verbose option (or PROVENANCE_VERBOSE) as it is parsed
 
 
-def fail(error: ProvenanceError) -> NoReturn:
-    """Raise inside a command; `run` prints it."""
-    raise error
+def remember_verbose(ctx: click.Context, param: click.Parameter, verbose: bool) -> bool:
+    """Callback of --verbose: record it as soon as it is parsed, before any command is loaded or run."""
+    ctx.ensure_object(Session).verbose = verbose
+    return verbose
 
 
 def run(cli: click.Group, argv: list[str] | None) -> Any:
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = _verbose(args)
+    """Run `cli` on `argv` (default: the process's arguments); a failure ends the process with its exit code."""
+    session = Session()
     with Interrupts() as interrupts:
         try:
-            return cli.main(args=args, prog_name="provenance", standalone_mode=False)
+            return cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="provenance",
+                            standalone_mode=False, obj=session)
         except Interrupted:
             pass
         except BaseException as e:
             if interrupts.received is None:  # failed of its own accord, not because it was interrupted
-                _report(e, verbose)
+                _report(e, session.verbose)
                 raise
     assert interrupts.received is not None
     # One line, on the way out: the `finally` blocks have removed temporary files and stopped children.
@@ -50,24 +54,25 @@ def run(cli: click.Group, argv: list[str] | None) -> Any:
 
 def _report(error: BaseException, verbose: bool) -> None:
     """Print `error` as one line and exit with its code; return for what is not ours to report (SystemExit)."""
-    if isinstance(error, click.exceptions.Abort):
-        click.echo("provenance: aborted", err=True)
-        sys.exit(EXIT_FAILED)
-    if isinstance(error, click.ClickException):
-        error.show()
-        sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
-    if isinstance(error, click.exceptions.Exit):
-        sys.exit(error.exit_code)
-    if isinstance(error, ProvenanceError):
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"provenance: error: {error.message} (hint: {error.remedy})", err=True)
-        sys.exit(EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILED)
-    if isinstance(error, KeyboardInterrupt):  # a SIGINT before the handlers were installed
-        sys.exit(EXIT_BASE + signal.SIGINT)
-    if isinstance(error, Exception):  # last resort: one line, never a traceback unless asked
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"provenance: unexpected error: {type(error).__name__}: {error} (hint: re-run with --verbose)",
-                   err=True)
-        sys.exit(EXIT_FAILED)
+    match error:
+        case click.exceptions.Abort():
+            click.echo("provenance: aborted", err=True)
+            sys.exit(EXIT_FAILED)
+        case click.ClickException():
+            error.show()
+            sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
+        case click.exceptions.Exit():
+            sys.exit(error.exit_code)
+        case ProvenanceError():
+            if verbose:
+                traceback.print_exc()
+            click.echo(f"provenance: error: {error.one_line()}", err=True)
+            sys.exit(EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILED)
+        case KeyboardInterrupt():  # a SIGINT before the handlers were installed
+            sys.exit(EXIT_BASE + signal.SIGINT)
+        case Exception():  # last resort: one line, never a traceback unless asked
+            if verbose:
+                traceback.print_exc()
+            click.echo(f"provenance: unexpected error: {type(error).__name__}: {error} (hint: re-run with --verbose)",
+                       err=True)
+            sys.exit(EXIT_FAILED)

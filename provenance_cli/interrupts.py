@@ -51,10 +51,12 @@ class Interrupted(BaseException):
 
     @property
     def name(self) -> str:
+        """The signal's name, e.g. SIGINT."""
         return signal.Signals(self.signum).name
 
     @property
     def exit_code(self) -> int:
+        """The exit code a shell reports for a death by this signal (128 + its number)."""
         return EXIT_BASE + self.signum
 
 

@@ -1,10 +1,14 @@
+"""`provenance keys`: create signing keys."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from provenance.keys.algorithms import ALGORITHMS as ALGS
+from provenance.keys.algorithms import ALGORITHMS
+
+from .options import force_option, option
 
 
 @click.group()
@@ -14,11 +18,11 @@ def keys() -> None:
 
 @keys.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--alg", type=click.Choice(ALGS, case_sensitive=False), default="es256", show_default=True,
-              envvar="PROVENANCE_ALG", help="Key algorithm.  [env: PROVENANCE_ALG]")
-@click.option("--org", default="Provenance Dev", show_default=True, envvar="PROVENANCE_ORG",
-              help="Organisation name in the certificates.  [env: PROVENANCE_ORG]")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@option("--alg", type=click.Choice(ALGORITHMS, case_sensitive=False), default="es256", show_default=True,
+        env="PROVENANCE_KEYS_ALG", help="Key algorithm.")
+@option("--org", default="Provenance Dev", show_default=True, env="PROVENANCE_ORG",
+        help="Organisation name in the certificates.")
+@force_option("Overwrite existing files.")
 def init(directory: Path, alg: str, org: str, force: bool) -> None:
     """Create a development PKI: root CA, intermediate CA and a C2PA signing certificate.
 

@@ -13,6 +13,9 @@ import click
 
 from provenance import __version__
 
+from .errors import remember_verbose, run
+from .options import option
+
 # command name → "module:attribute" inside provenance_cli
 COMMANDS = {
     "keys": "provenance_cli.keys:keys",
@@ -35,10 +38,14 @@ HELP = {
 
 
 class LazyGroup(click.Group):
+    """The `provenance` group: a command's module is imported only when that command is run or asked for help."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without importing any of them."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command called `cmd_name`, imported now; None for an unknown name."""
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
@@ -47,6 +54,7 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of --help, from the HELP table."""
         # Short help from a table, so listing commands imports none of them.
         with formatter.section("Commands"):
             formatter.write_dl([(name, HELP.get(name, "")) for name in sorted(COMMANDS)])
@@ -54,10 +62,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="provenance")
-@click.option("-v", "--verbose", is_flag=True, envvar="PROVENANCE_VERBOSE",
-              help="Show full error details (tracebacks) and debug logs.  [env: PROVENANCE_VERBOSE]")
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+@option("-v", "--verbose", is_flag=True, env="PROVENANCE_VERBOSE", callback=remember_verbose,
+        help="Show full error details (tracebacks) and debug logs.")
+def cli(verbose: bool) -> None:
     """Sign AI-generated video with C2PA Content Credentials and verify them.
 
     \b
@@ -67,16 +74,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     import logging  # here, not at the top: `--version`/`--help` start faster without it
 
-    ctx.ensure_object(dict)
-    ctx.obj["verbose"] = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     # c2pa-python logs every path it tries before finding its native library: a dozen lines of noise.
     logging.getLogger("c2pa.loader").setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from .errors import run
-
+    """Run `provenance` on `argv` (default: the process's arguments) as the installed command does."""
     return run(cli, argv)
 
 

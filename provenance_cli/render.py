@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from provenance import codes
 from provenance.codes import explain
-from provenance.verdict import Claimant, Outcome, Recovered, Verdict
+from provenance.verdict import Claimant, Outcome, Recovered, Verdict, source_type_label
 
 # Informational codes a person must see: each says something an attacker may have used.
 NOTEWORTHY = frozenset({codes.ADDITIONAL_EXCLUSIONS, codes.SIDECAR_IGNORED})
@@ -24,7 +24,7 @@ SHOWN_CLAIMANTS = 10
 
 
 def _ai_line(v: Verdict) -> str:
-    kind = v.digital_source_type.rsplit("/", 1)[-1] if v.digital_source_type else None
+    kind = source_type_label(v.digital_source_type)
     by = ""
     if v.generator is not None:
         by = f" by {v.generator.name}" + (f" {v.generator.version}" if v.generator.version else "")
@@ -36,6 +36,7 @@ def _ai_line(v: Verdict) -> str:
 
 
 def verdict_text(v: Verdict) -> str:
+    """One file's verdict for people: a headline, then what the credentials say and what is wrong with them."""
     lines = [f"{v.path}: {HEADLINES[v.verdict]}"]
     if v.error:
         lines.append(f"  reason:        {v.error}")
@@ -129,15 +130,18 @@ def _recovered_lines(v: Verdict, r: Recovered) -> list[str]:
 
 
 def _claimant_line(c: Claimant) -> str:
-    kind = f" ({c.digital_source_type.rsplit('/', 1)[-1]})" if c.digital_source_type else ""
+    label = source_type_label(c.digital_source_type)
+    kind = f" ({label})" if label is not None else ""
     who = _signer_text(c.signer_subject, c.signer_sha256)
     return (f"  also claimed:  {_ai_claim(c.ai_generated)}{kind}, signed by {who} "
             f"(its own verdict: {c.verdict.value}; fingerprint distance {c.distance}; manifest {c.manifest_id})")
 
 
 def verdicts_text(verdicts: Sequence[Verdict]) -> str:
+    """Every verdict as text, a blank line between files."""
     return "\n\n".join(verdict_text(v) for v in verdicts)
 
 
 def verdicts_json(verdicts: Sequence[Verdict]) -> str:
+    """Every verdict as one JSON array, for scripts."""
     return json.dumps([v.to_dict() for v in verdicts], indent=2)

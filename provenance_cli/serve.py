@@ -1,3 +1,5 @@
+"""`provenance serve-repository`: the manifest repository over the C2PA Soft Binding Resolution API."""
+
 from __future__ import annotations
 
 import socket
@@ -5,20 +7,17 @@ from pathlib import Path
 
 import click
 
-from .options import load_trust_anchors, trust_anchors_option
-from .repository_options import store_location, store_option
+from .options import load_trust_anchors, option, store_option, trust_anchors_option
 
 
 @click.command("serve-repository")
 @store_option
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="PROVENANCE_HOST",
-              help="Address to listen on.  [env: PROVENANCE_HOST]")
-@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True, envvar="PROVENANCE_PORT",
-              help="TCP port to listen on.  [env: PROVENANCE_PORT]")
+@option("--host", default="127.0.0.1", show_default=True, env="PROVENANCE_HOST", help="Address to listen on.")
+@option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True, env="PROVENANCE_PORT",
+        help="TCP port to listen on.")
 @trust_anchors_option
-@click.option("--max-upload-mb", type=click.IntRange(1, 1 << 20), default=512, show_default=True,
-              envvar="PROVENANCE_MAX_UPLOAD_MB",
-              help="Largest asset accepted by POST /matches/byContent, in MiB.  [env: PROVENANCE_MAX_UPLOAD_MB]")
+@option("--max-upload-mb", type=click.IntRange(1, 1 << 20), default=512, show_default=True,
+        env="PROVENANCE_MAX_UPLOAD_MB", help="Largest asset accepted by POST /matches/byContent, in MiB.")
 def serve_repository(store: str | None, host: str, port: int, trust_anchors: Path | None,
                      max_upload_mb: int) -> None:
     """Serve the manifest repository over the C2PA Soft Binding Resolution API.
@@ -45,7 +44,7 @@ def serve_repository(store: str | None, host: str, port: int, trust_anchors: Pat
     from provenance.verify import Verifier
 
     anchors = load_trust_anchors(trust_anchors)
-    repository = open_repository(store_location(store))
+    repository = open_repository(store)
     assert repository is not None  # create=True always opens one
     with repository:
         settings = ServiceSettings(token=token_from_environment(), max_upload=max_upload_mb * 1024 * 1024,

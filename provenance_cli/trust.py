@@ -1,3 +1,5 @@
+"""`provenance trust`: a signed file's certificate chain, and where the trust files live."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from .options import option
 
 
 @click.group()
@@ -33,6 +37,7 @@ def _certificate_lines(index: int, info: Any, now: dt.datetime) -> list[str]:
 
 
 def render_chain(report: Any) -> str:
+    """A chain report as text: each certificate of the signer's chain, then the timestamp authority's."""
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"{report.path}: signer certificate chain ({report.manifest_source} manifest, leaf first)"]
     for i, info in enumerate(report.signer_chain):
@@ -49,10 +54,10 @@ def render_chain(report: Any) -> str:
 
 @trust.command("show")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "pem"]), default="text",
-              show_default=True, envvar="PROVENANCE_FORMAT",
-              help="text for people, json for scripts, pem for the signer chain as PEM (e.g. to save a CA as a "
-                   "trust anchor).  [env: PROVENANCE_FORMAT]")
+@option("--format", "output_format", type=click.Choice(["text", "json", "pem"]), default="text", show_default=True,
+        env="PROVENANCE_TRUST_FORMAT",
+        help="text for people, json for scripts, pem for the signer chain as PEM (e.g. to save a CA as a "
+             "trust anchor).")
 def show(file: Path, output_format: str) -> None:
     """Print the signer certificate chain of a signed FILE, without judging it.
 
@@ -61,7 +66,7 @@ def show(file: Path, output_format: str) -> None:
     pin (--allowed-signer) or trust (--trust-anchors). Use `verify` to check.
     Exit 0 on success, 1 when FILE has no readable C2PA manifest.
     """
-    from provenance.trust.anchors import chain_report
+    from provenance.trust.show import chain_report
 
     report = chain_report(file)
     if output_format == "json":

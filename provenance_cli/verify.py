@@ -1,3 +1,5 @@
+"""`provenance verify`: verdicts on the C2PA credentials of files, for people or scripts."""
+
 from __future__ import annotations
 
 import sys
@@ -6,27 +8,15 @@ from pathlib import Path
 import click
 
 from .errors import EXIT_FAILED, EXIT_OK
-from .options import (
-    allowed_signer_option,
-    load_allowed_signers,
-    load_trust_anchors,
-    load_tsa_trust_anchors,
-    trust_anchors_option,
-    tsa_trust_anchors_option,
-)
-from .repository_options import recovery_option, resolver_option, store_location, store_option
+from .options import load_trust_anchors, option, recovery_options, trust_options
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@trust_anchors_option
-@tsa_trust_anchors_option
-@allowed_signer_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              envvar="PROVENANCE_FORMAT", help="Output format.  [env: PROVENANCE_FORMAT]")
-@recovery_option
-@store_option
-@resolver_option
+@trust_options
+@option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        env="PROVENANCE_VERIFY_FORMAT", help="Output format.")
+@recovery_options
 def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchors: Path | None,
            allowed_signers: tuple[str, ...], output_format: str, recovery: bool, store: str | None,
            resolver: str | None) -> None:
@@ -41,18 +31,19 @@ def verify(files: tuple[Path, ...], trust_anchors: Path | None, tsa_trust_anchor
     re-encoded file are reported, but never make that file pass.
     """
     from provenance.errors import ProvenanceError
+    from provenance.trust.anchors import parse_fingerprints
     from provenance.verify import Verifier
 
     from .render import verdicts_json, verdicts_text
 
-    verifier = Verifier(load_trust_anchors(trust_anchors), tsa_anchors=load_tsa_trust_anchors(tsa_trust_anchors),
-                        allowed_signers=load_allowed_signers(allowed_signers))
+    verifier = Verifier(load_trust_anchors(trust_anchors), tsa_anchors=load_trust_anchors(tsa_trust_anchors, tsa=True),
+                        allowed_signers=parse_fingerprints(allowed_signers))
     verdicts = [verifier.verify(f) for f in files]
     if recovery:
         from provenance.durability.recovery import recover_all
 
         try:
-            verdicts = recover_all(verdicts, verifier, store=store_location(store), resolver=resolver)
+            verdicts = recover_all(verdicts, verifier, store=store, resolver=resolver)
         except ProvenanceError as e:  # the verdicts stand without recovery; say why it is missing
             click.echo(f"provenance: warning: no recovery: {e.one_line()}", err=True)
     click.echo(verdicts_json(verdicts) if output_format == "json" else verdicts_text(verdicts))

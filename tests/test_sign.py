@@ -14,7 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from provenance import signing
-from provenance.errors import CredentialError, MediaError, OutputExistsError, SigningError, UsageError
+from provenance.durability.repository import open_repository
+from provenance.errors import (
+    CredentialError,
+    MediaError,
+    OutputExistsError,
+    ProvenanceError,
+    SigningError,
+    TimestampError,
+    UsageError,
+)
 from provenance.keys import signers
 from provenance.keys.pki import DOCUMENT_SIGNING, DevPki, init_dev_pki
 from provenance.manifest import Disclosure
@@ -111,6 +120,68 @@ def test_refuses_non_media(tmp_path: Path, pki: DevPki) -> None:
     with pytest.raises(MediaError, match="not a recognised media type"):
         sign_file(text, tmp_path / "out.mp4", pki)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize(("error", "tsa_url", "expected", "message"), [
+    (c2pa.C2paError.Signature("Signature: internal error (an error occurred from the underlying http resolver)"),
+     "http://tsa.example", TimestampError, "timestamp authority http://tsa.example failed: internal error"),
+    (c2pa.C2paError.Signature("Signature: internal error (an error occurred from the underlying http resolver)"),
+     None, SigningError, "c2pa could not sign: internal error"),
+    # The type decides before the words: a signature failure that says "not supported" is not about the media.
+    (c2pa.C2paError.Signature("Signature: COSE signature algorithm is not supported"), None, SigningError,
+     "c2pa could not sign: COSE signature algorithm is not supported"),
+    (c2pa.C2paError.NotSupported("NotSupported: type is unsupported"), None, MediaError,
+     "clip.mp4: cannot be signed: type is unsupported"),
+    (c2pa.C2paError.Other("Other: asset could not be parsed: Boxes are too deply nested, unsupported asset"),
+     "http://tsa.example", MediaError, "clip.mp4: cannot be signed: asset could not be parsed"),
+    (c2pa.C2paError.Other("Other: the signer went away"), None, SigningError, "c2pa could not sign: the signer"),
+])
+def test_c2pa_failures_are_classified_by_type(error: c2pa.C2paError, tsa_url: str | None,
+                                              expected: type[ProvenanceError], message: str) -> None:
+    made = signing._c2pa_error(error, Path("clip.mp4"), tsa_url)
+    assert type(made) is expected
+    assert made.message.startswith(message), made.message
+
+
+def test_fast_path_failures_carry_the_type_builder_sign_would() -> None:
+    from provenance._fast.native import _raise_c2pa
+
+    with pytest.raises(c2pa.C2paError.Signature):
+        _raise_c2pa("Signature: could not generate a trusted time stamp")
+
+
+def test_sign_and_register_keeps_the_manifest_in_the_repository(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    store = tmp_path / "manifests.sqlite3"
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    signed: list[signing.SignResult] = []
+    result, registration = signing.sign_and_register(clip, tmp_path / "out.mp4", creds, Disclosure(generator="Sora"),
+                                                     store=store, on_signed=signed.append)
+    assert signed == [result] and result.soft_binding is not None
+    assert registration is not None and registration.location == str(store)
+    repository = open_repository(store, create=False)
+    assert repository is not None
+    with repository:
+        assert repository.manifest_store(registration.manifest_id) == result.manifest_store
+
+
+def test_sign_and_register_without_soft_binding_opens_no_repository(tmp_path: Path, clip: Path,
+                                                                     pki: DevPki) -> None:
+    store = tmp_path / "manifests.sqlite3"
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result, registration = signing.sign_and_register(clip, tmp_path / "out.mp4", creds, Disclosure(),
+                                                     store=store, soft_binding=False)
+    assert registration is None and result.soft_binding is None
+    assert not store.exists()
+
+
+def test_sign_and_register_never_overwrites_the_repository(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    store = tmp_path / "manifests.sqlite3"
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    signing.sign_and_register(clip, tmp_path / "first.mp4", creds, Disclosure(), store=store)
+    before = store.read_bytes()
+    with pytest.raises(UsageError, match="same file as the manifest repository"):
+        signing.sign_and_register(clip, store, creds, Disclosure(), store=store, force=True)
+    assert store.read_bytes() == before
 
 
 # --- certificate and key pre-flight -------------------------------------------------------------

@@ -3,8 +3,8 @@
 SHA-256 (the assertion's `alg`) over each top-level box that no exclusion matches,
 in file order, each preceded by its offset as an 8-byte big-endian number. An
 exclusion names a top-level box type (`/uuid`) and optionally bytes it must
-contain (`data`: offset, value). Signing (fastpath.py) computes it over the
-output it is writing; verification (fastverify.py) over the file as it is. Only
+contain (`data`: offset, value). Signing (embed.py) computes it over the
+output it is writing; verification (verify.py) over the file as it is. Only
 plain (non-Merkle) hashes with exclusions of that form are handled; anything else
 raises UnsupportedBinding and c2pa does the work.
 """
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provenance._formats import bmff
+from provenance._formats.fallback import FallBackToC2pa
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -30,7 +31,7 @@ _EXCLUSION_KEYS = frozenset({"xpath", "data"})
 _ALGORITHMS = frozenset({"sha256", "sha384", "sha512"})  # the hashes C2PA allows
 
 
-class UnsupportedBinding(Exception):
+class UnsupportedBinding(FallBackToC2pa):
     """The manifest's hard binding is not one this module computes; c2pa's own code must."""
 
 
@@ -51,6 +52,7 @@ class HashBinding:
 
     @classmethod
     def parse(cls, label: str, data: Any) -> HashBinding:
+        """The binding from an assertion's label and decoded CBOR; UnsupportedBinding for any other form."""
         if not isinstance(data, dict) or data.get("merkle") or not isinstance(data.get("hash"), bytes):
             raise UnsupportedBinding("the BMFF hash is not a plain (non-Merkle) hash")
         alg = data.get("alg") or "sha256"

@@ -1,9 +1,9 @@
 """A tiny MP4 signed once, for the verification fast path's start-up self-check (provenance._fast.verify).
 
-Made on 2026-11-23 by `fastpath.sign_tiny_mp4(days=36500)` (c2pa-python 0.38.1): the media of
-`fastpath.tiny_mp4()`, a `c2pa.hash.bmff.v3` manifest, a throwaway certificate valid for 100 years. Shipping it
+Made on 2026-11-23 by `selfcheck.sign_tiny_mp4(days=36500)` (c2pa-python 0.38.1): the media of
+`selfcheck.tiny_mp4()`, a `c2pa.hash.bmff.v3` manifest, a throwaway certificate valid for 100 years. Shipping it
 spares every `verify` process the signing (about 80 ms of certificate making and signing). A new one is
-`base64.b64encode(fastpath.sign_tiny_mp4(36500))`; tests/test_fastverify.py checks both.
+`base64.b64encode(selfcheck.sign_tiny_mp4(36500))`; tests/_fast/test_verify.py checks both.
 """
 
 SIGNED_MP4_BASE64 = (

@@ -28,14 +28,16 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from provenance import limits
 from provenance._fast.bmffhash import UnsupportedBinding, bmff_hash, hash_binding_of_store
 from provenance._formats import bmff
+from provenance._formats.fallback import FallBackToC2pa
 from provenance._internal.threads import Worker
+from provenance.codes import BMFF_HASH_MATCH, BMFF_HASH_MISMATCH, without_failures
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ DEFAULT_MIN_BYTES = 64 << 20
 
 
 def min_bytes() -> int:
+    """The file size from which the fast path is taken: PROVENANCE_FAST_VERIFY_MIN_BYTES, else DEFAULT_MIN_BYTES."""
     value = os.environ.get("PROVENANCE_FAST_VERIFY_MIN_BYTES", "").strip()
     try:
         return int(value) if value else DEFAULT_MIN_BYTES
@@ -52,13 +55,7 @@ def min_bytes() -> int:
         return DEFAULT_MIN_BYTES
 
 
-HASH_MISMATCH = "assertion.bmffHash.mismatch"
-HASH_MATCH = "assertion.bmffHash.match"
-UNTRUSTED = "signingCredential.untrusted"
-TRUSTED = "signingCredential.trusted"
-
-
-class Unavailable(Exception):
+class Unavailable(FallBackToC2pa):
     """This file (or process) is verified by c2pa's full Reader instead."""
 
 
@@ -75,6 +72,8 @@ class HashMismatch(Unavailable):
 
 @dataclass(frozen=True)
 class FastReport:
+    """c2pa's report on a file (its JSON, decoded) and the validation state it gives."""
+
     report: dict[str, Any]
     state: str
 
@@ -145,10 +144,6 @@ def _c2pa_without_asset(store: bytes, mime: str, context: Any) -> tuple[dict[str
         raise Unavailable(f"c2pa cannot read the store without its asset: {e}") from e
 
 
-def _codes(entries: Iterable[Any]) -> list[str]:
-    return [str(e.get("code")) for e in entries if isinstance(e, dict)]
-
-
 def _with_hash_matched(report: dict[str, Any], state: str | None, label: str) -> FastReport:
     """c2pa's report with its hash mismatch (the empty asset) replaced by the match it would have found."""
     active = report.get("active_manifest")
@@ -157,27 +152,21 @@ def _with_hash_matched(report: dict[str, Any], state: str | None, label: str) ->
     url = f"self#jumbf=/c2pa/{active}/c2pa.assertions/{label}"
 
     def is_ours(entry: Any) -> bool:
-        return isinstance(entry, dict) and entry.get("code") == HASH_MISMATCH and entry.get("url") == url
+        return isinstance(entry, dict) and entry.get("code") == BMFF_HASH_MISMATCH and entry.get("url") == url
 
     status = report.get("validation_status") or []
     failures = manifest.get("failure") or []
     if state != "Invalid" or sum(map(is_ours, status)) != 1 or sum(map(is_ours, failures)) != 1:
         raise Unavailable("c2pa did not report the one expected hash mismatch")
-    rest = [e for e in status if not is_ours(e)]
-    rest_failures = [e for e in failures if not is_ours(e)]
+    patched, new_state = without_failures(report, is_ours)
     deltas = results.get("ingredientDeltas") or []
     # Only failures whose effect on the state is known here; the rest are c2pa's full Reader's to report.
-    if not {*_codes(rest), *_codes(rest_failures)} <= {UNTRUSTED} or any(
+    if new_state == "Invalid" or any(
             (d.get("validationDeltas") or {}).get("failure") for d in deltas if isinstance(d, dict)):
         raise Unavailable("the manifest has failures of its own; c2pa's full Reader reports them")
-    success = [*(manifest.get("success") or []), {"code": HASH_MATCH, "url": url, "explanation": "BMFF hash valid"}]
-    new_state = "Trusted" if not rest_failures and TRUSTED in _codes(success) else "Valid"
-    patched = {**report, "validation_state": new_state,
-               "validation_results": {**results, "activeManifest": {**manifest, "failure": rest_failures,
-                                                                    "success": success}}}
-    patched.pop("validation_status")
-    if rest:  # c2pa leaves the key out when there is nothing to list
-        patched["validation_status"] = rest
+    matched = {"code": BMFF_HASH_MATCH, "url": url, "explanation": "BMFF hash valid"}
+    # without_failures made fresh dicts down to activeManifest: c2pa's report stays as it was.
+    patched["validation_results"]["activeManifest"]["success"] = [*(manifest.get("success") or []), matched]
     return FastReport(patched, new_state)
 
 
@@ -213,14 +202,12 @@ def check_sample(sample: bytes) -> str | None:
 
     import c2pa
 
-    from provenance._fast.sign import sample_media_offset
-
     try:
         with c2pa.Reader("video/mp4", io.BytesIO(sample)) as reader:
             expected = json.loads(reader.json()), reader.get_validation_state()
         store = sample_store(sample)
         tampered = bytearray(sample)
-        tampered[sample_media_offset(sample)] ^= 0xFF
+        tampered[bmff.first_chunk_offset(sample)] ^= 0xFF
         with tempfile.TemporaryFile() as f:
             f.write(sample)
             f.flush()

@@ -19,6 +19,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from provenance._formats.boxes import HEADER_MAX, box_header
+from provenance._formats.fallback import FallBackToC2pa
+
+# The extended type of the `uuid` box that holds a C2PA manifest store in BMFF.
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 BMFF_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
 # Boxes whose children are plain boxes (`meta` is handled apart: a FullBox in MP4, not in QuickTime).
@@ -32,12 +36,14 @@ MAX_METADATA_BOX = 64 * 1024 * 1024
 _U32_MAX = 0xFFFFFFFF
 
 
-class UnsupportedLayout(Exception):
+class UnsupportedLayout(FallBackToC2pa):
     """The file is valid enough, but not a layout the offset rewriter handles."""
 
 
 @dataclass(frozen=True)
 class Box:
+    """A top-level box of a file: its type, where it starts, its size and its header's length."""
+
     type: bytes
     offset: int
     size: int
@@ -66,6 +72,8 @@ class OutputBox:
 
 @dataclass(frozen=True)
 class InsertionPlan:
+    """How to write a file with one box inserted: the output's top-level boxes and where their bytes come from."""
+
     insert_at: int  # output offset of the inserted box (the end of `ftyp`)
     boxes: tuple[OutputBox, ...]
     output_size: int
@@ -98,20 +106,13 @@ def top_level_boxes(fd: int, size: int, limit: int | None = None) -> list[Box]:
     while offset + 8 <= size:
         if limit is not None and len(boxes) >= limit:
             raise UnsupportedLayout(f"more than {limit} top-level boxes")
-        head = os.pread(fd, 16, offset)
-        box_size, box_type = struct.unpack(">I4s", head[:8])
-        header = 8
-        if box_size == 1:
-            if len(head) < 16:
-                raise UnsupportedLayout(f"truncated box header at byte {offset}")
-            box_size = struct.unpack(">Q", head[8:16])[0]
-            header = 16
-        elif box_size == 0:
-            box_size = size - offset
-        if box_size < header or offset + box_size > size:
-            raise UnsupportedLayout(f"box {box_type!r} at byte {offset} runs past the end of the file")
-        boxes.append(Box(box_type, offset, box_size, header))
-        offset += box_size
+        found = box_header(os.pread(fd, HEADER_MAX, offset), size - offset)
+        if found is None:
+            raise UnsupportedLayout(f"truncated box header at byte {offset}")
+        if not found.fits(size - offset):
+            raise UnsupportedLayout(f"box {found.type!r} at byte {offset} runs past the end of the file")
+        boxes.append(Box(found.type, offset, found.size, found.length))
+        offset += found.size
     return boxes
 
 
@@ -119,19 +120,13 @@ def _children(buf: bytearray, start: int, end: int) -> Iterator[tuple[bytes, int
     """(type, box start, payload start, box end) of each box in buf[start:end]."""
     offset = start
     while offset + 8 <= end:
-        size, box_type = struct.unpack_from(">I4s", buf, offset)
-        header = 8
-        if size == 1:
-            if offset + 16 > end:
-                raise UnsupportedLayout("truncated box header")
-            size = struct.unpack_from(">Q", buf, offset + 8)[0]
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise UnsupportedLayout(f"box {box_type!r} overruns its parent")
-        yield box_type, offset, offset + header, offset + size
-        offset += size
+        found = box_header(buf[offset : min(offset + HEADER_MAX, end)], end - offset)
+        if found is None:
+            raise UnsupportedLayout("truncated box header")
+        if not found.fits(end - offset):
+            raise UnsupportedLayout(f"box {found.type!r} overruns its parent")
+        yield found.type, offset, offset + found.length, offset + found.size
+        offset += found.size
 
 
 def _need(at: int, end: int, what: bytes) -> None:
@@ -238,7 +233,18 @@ def shifted_box(data: bytes, header: int, delta: int) -> bytes:
 
 
 def is_c2pa_box(fd: int, box: Box) -> bool:
+    """Whether `box` of the file open at `fd` is a C2PA manifest box (a `uuid` box with the C2PA UUID)."""
     return box.type == b"uuid" and os.pread(fd, 16, box.offset + box.header) == C2PA_UUID
+
+
+def first_chunk_offset(data: bytes) -> int:
+    """The first chunk offset (`stco` entry) in the `moov` box of a small MP4 held in memory (a self-check sample)."""
+    buf = bytearray(data)
+    moov = next(((payload, end) for kind, _box, payload, end in _children(buf, 0, len(buf)) if kind == b"moov"), None)
+    if moov is None:
+        raise UnsupportedLayout("no moov box")
+    at = buf.index(b"stco", *moov) + 4 + 4 + 4  # type, version/flags, entry count
+    return int(struct.unpack_from(">I", buf, at)[0])
 
 
 def plan_insert_after_ftyp(fd: int, size: int, new_box: bytes) -> InsertionPlan:

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import cbor2
-
 from provenance import limits
+from provenance._formats.bmff import C2PA_UUID
+from provenance._formats.boxes import HEADER_MAX, BoxHeader, box_header
+from provenance._formats.cose import decode_sign1
 from provenance.errors import LimitExceeded
 from provenance.media import MediaType
 
-C2PA_BMFF_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _COSE_X5CHAIN = 33
-_COSE_SIGN1_TAG = 18
 
 
 @dataclass(frozen=True)
 class Box:
+    """A JUMBF box read from a manifest store, with its label (from its description box) and children."""
+
     type: bytes
     label: str | None
     payload: bytes  # content after the box header (for superboxes: children incl. jumd)
@@ -84,24 +85,11 @@ _BMFF_CONTAINERS = frozenset({
 })
 
 
-def _box_header(f: BinaryIO, offset: int, end: int) -> tuple[bytes, int, int] | None:
-    """(type, header length, box size) of the box at `offset`, or None where none fits before `end`."""
+def _box_header(f: BinaryIO, offset: int, end: int) -> BoxHeader | None:
+    """The header of the box at `offset`, or None where no box fits before `end`; `f` is left after the header."""
     f.seek(offset)
-    head = f.read(16)
-    if len(head) < 8:
-        return None
-    box_size, box_type = struct.unpack(">I4s", head[:8])
-    header = 8
-    if box_size == 1:
-        if len(head) < 16:
-            return None
-        box_size = struct.unpack(">Q", head[8:16])[0]
-        header = 16
-    elif box_size == 0:
-        box_size = end - offset
-    if box_size < header or offset + box_size > end:
-        return None
-    return box_type, header, box_size
+    found = box_header(f.read(HEADER_MAX), end - offset)
+    return found if found is not None and found.fits(end - offset) else None
 
 
 def _bmff_children(f: BinaryIO, start: int, end: int, walk: _Walk, depth: int) -> None:
@@ -110,7 +98,7 @@ def _bmff_children(f: BinaryIO, start: int, end: int, walk: _Walk, depth: int) -
         found = _box_header(f, offset, end)
         if found is None:
             return
-        box_type, header, box_size = found
+        box_type, header, box_size = found.type, found.length, found.size
         walk.visit()
         if box_type in _BMFF_CONTAINERS:
             # `meta` is a FullBox in MP4 (4 bytes of version/flags first); QuickTime's is not.
@@ -127,7 +115,7 @@ def _bmff_scan(f: BinaryIO, size: int) -> ContainerScan:
         found = _box_header(f, offset, size)
         if found is None:
             break  # c2pa reports the broken box in its own words
-        box_type, header, box_size = found
+        box_type, header, box_size = found.type, found.length, found.size
         top.visit()
         if nested.units <= nested.limit:
             nested.units += 1
@@ -136,7 +124,7 @@ def _bmff_scan(f: BinaryIO, size: int) -> ContainerScan:
                     _bmff_children(f, offset + header, offset + box_size, nested, 1)
         if box_type == b"uuid" and box_size >= header + 16:
             f.seek(offset + header)
-            if f.read(16) == C2PA_BMFF_UUID:
+            if f.read(16) == C2PA_UUID:
                 # version/flags (4), a NUL-terminated purpose, an 8-byte offset, then the JUMBF.
                 head = f.read(min(box_size - header - 16, 256))
                 end = head.find(b"\x00", 4)
@@ -236,18 +224,13 @@ def _parse_boxes(data: bytes, depth: int = 0, budget: list[int] | None = None) -
         budget[0] -= 1
         if budget[0] < 0:
             raise ValueError(f"more than {limits.MAX_JUMBF_BOXES} JUMBF boxes")
-        size, box_type = struct.unpack(">I4s", data[offset : offset + 8])
-        header = 8
-        if size == 1:
-            if offset + 16 > len(data):
-                raise ValueError("JUMBF box header cut short")
-            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
-            header = 16
-        elif size == 0:
-            size = len(data) - offset
-        if size < header or offset + size > len(data):
+        found = box_header(data[offset : offset + HEADER_MAX], len(data) - offset)
+        if found is None:
+            raise ValueError("JUMBF box header cut short")
+        if not found.fits(len(data) - offset):
             raise ValueError("bad JUMBF box size")
-        payload = data[offset + header : offset + size]
+        box_type, size = found.type, found.size
+        payload = data[offset + found.length : offset + size]
         if box_type == b"jumb":
             children = tuple(_parse_boxes(payload, depth + 1, budget))
             label = children[0].label if children and children[0].type == b"jumd" else None
@@ -331,25 +314,10 @@ def signature_of(store: bytes, manifest_label: str | None) -> bytes | None:
 
 def x5chain(cose_sign1: bytes) -> list[bytes]:
     """DER certificates from a COSE_Sign1's x5chain header, leaf first."""
-    try:
-        message = cbor2.loads(cose_sign1)
-    except Exception:  # cbor2 raises several unrelated types on garbage
+    message = decode_sign1(cose_sign1)
+    if message is None:
         return []
-    if isinstance(message, cbor2.CBORTag) and message.tag == _COSE_SIGN1_TAG:
-        message = message.value
-    if not isinstance(message, (list, tuple)) or len(message) != 4:
-        return []
-    protected_raw, unprotected = message[0], message[1]
-    headers: dict[object, object] = {}
-    if isinstance(unprotected, Mapping):
-        headers.update(unprotected)
-    if isinstance(protected_raw, bytes) and protected_raw:
-        try:
-            protected = cbor2.loads(protected_raw)
-        except Exception:
-            protected = {}
-        if isinstance(protected, Mapping):
-            headers.update(protected)
+    headers = message.headers()
     chain = headers.get(_COSE_X5CHAIN, headers.get("x5chain"))
     if isinstance(chain, bytes):
         return [chain]

@@ -39,10 +39,12 @@ class Scope:
 
     @classmethod
     def all(cls) -> Scope:
+        """A scope of every file."""
         return cls(everything=True)
 
     @classmethod
     def none(cls) -> Scope:
+        """A scope of no file."""
         return cls()
 
     def __bool__(self) -> bool:
@@ -55,11 +57,13 @@ class Scope:
         return bool(self.patterns) and self._spec.match_file(path.lstrip("/"))
 
     def describe(self) -> str:
+        """The scope in words for reports: all media, the globs, or none."""
         if self.everything:
             return "all media"
         return ", ".join(self.patterns) if self.patterns else "none"
 
     def to_json(self) -> bool | list[str]:
+        """The scope as the policy file writes it: true, or the list of globs."""
         return True if self.everything else list(self.patterns)
 
     def __eq__(self, other: object) -> bool:
@@ -91,6 +95,7 @@ class Policy:
     allow_unsigned: Scope = field(default_factory=Scope.none)
 
     def to_json(self) -> dict[str, Any]:
+        """The policy as JSON-ready data, in the keys of the policy file."""
         return {
             "source": self.source,
             "require_credentials": self.require_credentials.to_json(),
@@ -324,4 +329,5 @@ def find_policy(root: Path) -> Policy:
 
 
 def load_policy(root: Path, explicit: Path | None = None) -> Policy:
+    """The policy file given (--policy), else the one found for `root`."""
     return load_policy_file(explicit) if explicit is not None else find_policy(root)

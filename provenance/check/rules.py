@@ -15,18 +15,26 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from provenance.check.policy import Policy, Scope
-from provenance.codes import explain
+from provenance.codes import UNTRUSTED, explain
 from provenance.errors import PolicyError
-from provenance.verdict import COMPOSITE_WITH_TRAINED, TRAINED_ALGORITHMIC_MEDIA, Claimant, Outcome, Verdict
+from provenance.verdict import (
+    COMPOSITE_WITH_TRAINED,
+    TRAINED_ALGORITHMIC_MEDIA,
+    Claimant,
+    Outcome,
+    Verdict,
+    source_type_label,
+)
 
 # What counts as an AI disclosure for require_ai_disclosure.
 AI_DISCLOSURE_TYPES = frozenset({TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED})
 INTACT = (Outcome.TRUSTED, Outcome.VALID)
-UNTRUSTED = "signingCredential.untrusted"
 
 
 @dataclass(frozen=True)
 class Violation:
+    """One way a file fails the policy: which rule, and why in plain words."""
+
     rule: str  # stable rule id, e.g. "missing-credentials"
     message: str  # plain words, for people
 
@@ -42,13 +50,17 @@ class RuleInfo:
 
 
 class Rule(Protocol):
+    """A policy rule: looks at one file's verdict and names what is wrong with it."""
+
     info: ClassVar[RuleInfo]
 
-    def check(self, path: str, verdict: Verdict) -> list[Violation]: ...
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """The violations of this rule by the file at `path` (root-relative), empty when it complies."""
 
 
 def _short_type(source_type: str | None) -> str:
-    return source_type.rsplit("/", 1)[-1] if source_type else "none"
+    label = source_type_label(source_type)
+    return "none" if label is None else label
 
 
 def _signer(verdict: Verdict) -> str:
@@ -56,6 +68,8 @@ def _signer(verdict: Verdict) -> str:
 
 
 class ReadableMedia:
+    """Fails a file that could not be read as media."""
+
     info: ClassVar[RuleInfo] = RuleInfo(
         "unreadable-media", "UnreadableMedia",
         "The file could not be read as media.",
@@ -64,6 +78,7 @@ class ReadableMedia:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """Why the file could not be read, when it could not."""
         if verdict.verdict is not Outcome.ERROR:
             return []
         reason = (verdict.error or "cannot be read as media").removeprefix(f"{verdict.path}: ")
@@ -71,6 +86,8 @@ class ReadableMedia:
 
 
 class IntactCredentials:
+    """Fails a file whose credentials are broken (invalid)."""
+
     info: ClassVar[RuleInfo] = RuleInfo(
         "invalid-credentials", "InvalidCredentials",
         "The Content Credentials are broken or the file was altered after signing.",
@@ -79,6 +96,7 @@ class IntactCredentials:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """The failure codes in plain words, when the credentials are invalid."""
         if verdict.verdict is not Outcome.INVALID:
             return []
         codes = [c for c in verdict.failure_codes if c != UNTRUSTED] or list(verdict.failure_codes)
@@ -88,6 +106,8 @@ class IntactCredentials:
 
 @dataclass(frozen=True)
 class TrustFailure:
+    """Fails intact credentials that the verifier's own trust layer rejected."""
+
     info: ClassVar[RuleInfo] = RuleInfo(
         "trust-failure", "TrustFailure",
         "The credentials fail a trust setting (time-stamping authority anchors).",
@@ -96,6 +116,7 @@ class TrustFailure:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """One violation per reason the trust layer gave, for intact credentials."""
         if verdict.verdict not in INTACT:
             return []
         return [Violation(self.info.id, reason) for reason in verdict.trust_failures]
@@ -103,6 +124,8 @@ class TrustFailure:
 
 @dataclass(frozen=True)
 class RequireCredentials:
+    """Fails an unsigned file where the policy requires credentials."""
+
     scope: Scope
     info: ClassVar[RuleInfo] = RuleInfo(
         "missing-credentials", "MissingCredentials",
@@ -112,6 +135,7 @@ class RequireCredentials:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when a file in scope carries no credentials."""
         if verdict.verdict is not Outcome.UNSIGNED or not self.scope.matches(path):
             return []
         return [Violation(self.info.id, "has no Content Credentials, and the policy requires them")]
@@ -119,6 +143,8 @@ class RequireCredentials:
 
 @dataclass(frozen=True)
 class RequireTrusted:
+    """Fails a file whose signer does not chain to a trust anchor, where the policy requires it."""
+
     scope: Scope
     info: ClassVar[RuleInfo] = RuleInfo(
         "untrusted-signer", "UntrustedSigner",
@@ -128,6 +154,7 @@ class RequireTrusted:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when intact credentials in scope have an untrusted signer."""
         if verdict.verdict is not Outcome.VALID or not self.scope.matches(path):
             return []
         if verdict.trust_failures and UNTRUSTED not in verdict.failure_codes:
@@ -137,6 +164,8 @@ class RequireTrusted:
 
 @dataclass(frozen=True)
 class AllowedSigners:
+    """Fails intact credentials whose signer is not pinned by fingerprint or subject pattern."""
+
     fingerprints: frozenset[str]
     subjects: tuple[str, ...]
     info: ClassVar[RuleInfo] = RuleInfo(
@@ -147,6 +176,7 @@ class AllowedSigners:
     )
 
     def allows(self, verdict: Verdict) -> bool:
+        """Whether the verdict's signer is one of the allowed signers."""
         signer = verdict.signer
         if signer is None:
             return False
@@ -155,6 +185,7 @@ class AllowedSigners:
         return any(fnmatch.fnmatchcase(signer.subject, pattern) for pattern in self.subjects)
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when intact credentials were signed by someone not allowed."""
         if verdict.verdict not in INTACT or self.allows(verdict):
             return []
         who = "an unknown signer"
@@ -185,6 +216,8 @@ def _by(claimant: Claimant) -> str:
 
 @dataclass(frozen=True)
 class RequireAiDisclosure:
+    """Fails a file whose credentials do not declare AI generation, where the policy requires it."""
+
     scope: Scope
     accept_recovered: bool = False
     info: ClassVar[RuleInfo] = RuleInfo(
@@ -198,6 +231,7 @@ class RequireAiDisclosure:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when a file in scope does not declare AI generation."""
         if not self.scope.matches(path) or verdict.verdict in (Outcome.INVALID, Outcome.ERROR):
             return []
         if verdict.verdict in INTACT and verdict.digital_source_type in AI_DISCLOSURE_TYPES:
@@ -215,6 +249,9 @@ class RequireAiDisclosure:
 
 @dataclass(frozen=True)
 class ForbidAi:
+    """Fails a file declared AI-generated, by itself or by trusted recovered credentials, where the policy
+    forbids it."""
+
     scope: Scope
     info: ClassVar[RuleInfo] = RuleInfo(
         "forbidden-ai", "ForbiddenAi",
@@ -225,6 +262,7 @@ class ForbidAi:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when a file in scope is declared AI-generated."""
         if not self.scope.matches(path):
             return []
         if verdict.verdict in INTACT and verdict.ai_generated:
@@ -240,6 +278,8 @@ class ForbidAi:
 
 @dataclass(frozen=True)
 class RequireTimestamp:
+    """Fails intact credentials without a trusted RFC 3161 timestamp, where the policy requires one."""
+
     scope: Scope
     info: ClassVar[RuleInfo] = RuleInfo(
         "missing-timestamp", "MissingTimestamp",
@@ -249,6 +289,7 @@ class RequireTimestamp:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """A violation when intact credentials in scope lack a trusted timestamp."""
         if verdict.verdict not in INTACT or not self.scope.matches(path):
             return []
         if verdict.timestamp is None:
@@ -275,6 +316,8 @@ RULE_ORDER = {info.id: index for index, info in enumerate(ALL_RULES)}
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One file's outcome under a policy: exempt, or the violations found (in rule order)."""
+
     exempt: bool
     violations: tuple[Violation, ...]
 
@@ -287,6 +330,7 @@ class RuleSet:
         self.exempt = exempt
 
     def evaluate(self, path: str, verdict: Verdict) -> Evaluation:
+        """Every rule's violations for one file, in rule order; none for an exempt file."""
         if self.exempt.matches(path):
             return Evaluation(True, ())
         found = [v for rule in self.rules for v in rule.check(path, verdict)]

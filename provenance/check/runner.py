@@ -11,7 +11,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,6 +34,8 @@ ProgressCallback = Callable[[int], None]  # called with the number of files just
 
 @dataclass(frozen=True)
 class FileResult:
+    """One file's verdict under the policy: the rules it breaks, or that it is exempt."""
+
     path: str  # root-relative with forward slashes (absolute when outside the root)
     verdict: Verdict
     violations: tuple[Violation, ...] = ()
@@ -42,6 +44,7 @@ class FileResult:
 
     @property
     def status(self) -> str:
+        """The file's status: "exempt", "fail" (a rule is broken) or "pass"."""
         if self.exempt:
             return "exempt"
         return "fail" if self.violations else "pass"
@@ -49,6 +52,8 @@ class FileResult:
 
 @dataclass(frozen=True)
 class CheckReport:
+    """The outcome of a check: every file's result in path order, and the settings it ran with."""
+
     root: Path
     policy: Policy
     results: tuple[FileResult, ...]
@@ -59,22 +64,27 @@ class CheckReport:
 
     @property
     def failed(self) -> list[FileResult]:
+        """The files that break at least one rule."""
         return [r for r in self.results if r.status == "fail"]
 
     @property
     def passed(self) -> list[FileResult]:
+        """The files that break no rule and are not exempt."""
         return [r for r in self.results if r.status == "pass"]
 
     @property
     def exempt(self) -> list[FileResult]:
+        """The files the policy exempts."""
         return [r for r in self.results if r.exempt]
 
     @property
     def violation_count(self) -> int:
+        """How many rules were broken, over all files."""
         return sum(len(r.violations) for r in self.results)
 
     @property
     def ok(self) -> bool:
+        """Whether no file failed: the gate passes."""
         return not self.failed
 
     def summary(self) -> str:
@@ -97,6 +107,7 @@ class RecoverySource:
     resolver: str | None = None
 
     def open(self, verifier: Verifier) -> Recoverer | None:
+        """A Recoverer over this source, judging matches with `verifier`; None when no repository exists yet."""
         from provenance.durability.recovery import open_recoverer
 
         return open_recoverer(verifier, store=self.store, resolver=self.resolver)
@@ -204,6 +215,7 @@ class VerificationPool:
 
     @property
     def in_process(self) -> bool:
+        """Whether files are verified in this process: one job, no time limit."""
         return self.jobs == 1 and self.timeout is None
 
     def __enter__(self) -> VerificationPool:
@@ -335,26 +347,48 @@ def _relabel(verdict: Verdict, candidate: Candidate) -> Verdict:
     return replace(verdict, path=candidate.display, error=error)
 
 
-def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: TrustAnchors | None = None,
-          tsa_anchors: TrustAnchors | None = None, jobs: int | None = None, include: Sequence[str] = (),
-          exclude: Sequence[str] = (), recovery: RecoverySource | None = None,
-          on_start: Callable[[int], None] | None = None, on_progress: ProgressCallback | None = None,
+AnchorSource = TrustAnchors | str | os.PathLike[str] | None  # loaded anchors, a PEM file to load, or none given
+
+
+def _choose_anchors(given: AnchorSource, from_policy: Path | None, default_file: Path | None) -> TrustAnchors | None:
+    """The trust anchors that count: `given` (read when it is a path), else the policy's file, else
+    `default_file` when it exists, else None."""
+    from provenance.trust.anchors import load_anchors, load_default
+
+    if isinstance(given, TrustAnchors):
+        return given
+    if given is not None:
+        return load_anchors(given)
+    if from_policy is not None:
+        return load_anchors(from_policy)
+    return load_default(default_file) if default_file is not None else None
+
+
+def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorSource = None,
+          tsa_anchors: AnchorSource = None, allowed_signers: Iterable[str] = (), user_defaults: bool = False,
+          jobs: int | None = None, include: Sequence[str] = (), exclude: Sequence[str] = (),
+          recovery: RecoverySource | None = None, on_start: Callable[[int], None] | None = None,
+          on_progress: ProgressCallback | None = None,
           timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> CheckReport:
     """Check every media file under `paths` against `policy`; results sorted by path.
 
-    `anchors` and `tsa_anchors` override the policy's trust_anchors and tsa_trust_anchors. With
-    `recovery`, files whose credentials are gone are looked up in that manifest repository. A file
-    that takes longer than `timeout` seconds (None or 0: no limit) is an `error`.
+    `anchors` and `tsa_anchors` (loaded, or files to load) override the policy's trust_anchors and
+    tsa_trust_anchors; with `user_defaults`, the per-user default files are used where neither gives
+    any. `allowed_signers` (SHA-256 fingerprints) add to the policy's. With `recovery`, files whose
+    credentials are gone are looked up in that manifest repository. A file that takes longer than
+    `timeout` seconds (None or 0: no limit) is an `error`; `jobs` None or 0 means one per core.
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
-    from provenance.trust.anchors import load_anchors
+    from provenance.trust.anchors import default_anchors_path, default_tsa_anchors_path, parse_fingerprints
 
     started = time.perf_counter()
-    if anchors is None and policy.trust_anchors is not None:
-        anchors = load_anchors(policy.trust_anchors)
-    if tsa_anchors is None and policy.tsa_trust_anchors is not None:
-        tsa_anchors = load_anchors(policy.tsa_trust_anchors)
+    extra_signers = parse_fingerprints(allowed_signers)
+    if extra_signers:
+        policy = replace(policy, allowed_fingerprints=policy.allowed_fingerprints | extra_signers)
+    anchors = _choose_anchors(anchors, policy.trust_anchors, default_anchors_path() if user_defaults else None)
+    tsa_anchors = _choose_anchors(tsa_anchors, policy.tsa_trust_anchors,
+                                 default_tsa_anchors_path() if user_defaults else None)
     ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None)
     with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, recovery=recovery,
                           timeout=timeout) as pool:

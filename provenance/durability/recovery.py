@@ -20,25 +20,17 @@ match is kept as a claimant, so a competing claim is shown, never silently dropp
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provenance.codes import HARD_BINDING_MISMATCH, without_failures
 from provenance.durability import softbinding
 from provenance.durability.repository import Entry, Lookup, Repository, open_repository
 from provenance.durability.repository.interface import MAX_LOOKUP_RESULTS
 from provenance.errors import ProvenanceError, RepositoryError, SoftBindingError, c2pa_reason
 from provenance.verdict import Claimant, Outcome, Recovered, Verdict
-from provenance.verify import UNTRUSTED, ManifestReport, Verifier, verdict_from_report
+from provenance.verify import ManifestReport, Verifier
 
-HARD_BINDING_MISMATCH = frozenset({
-    "assertion.dataHash.mismatch",
-    "assertion.bmffHash.mismatch",
-    "assertion.boxesHash.mismatch",
-    "assertion.collectionHash.mismatch",
-})
-TRUSTED = "signingCredential.trusted"
 # The most repository matches whose manifest stores one file's recovery fetches and validates: a
 # resource limit (a store is read by c2pa in milliseconds), far above what honest registrations reach.
 MAX_CANDIDATES = MAX_LOOKUP_RESULTS
@@ -61,29 +53,13 @@ def needs_recovery(verdict: Verdict) -> bool:
     return verdict.verdict is Outcome.INVALID and bool(HARD_BINDING_MISMATCH & set(verdict.failure_codes))
 
 
-def _without(entries: Any, codes: frozenset[str]) -> list[Any]:
-    return [e for e in entries or [] if not (isinstance(e, dict) and e.get("code") in codes)]
-
-
-def _codes(entries: Iterable[Any]) -> set[str]:
-    return {e["code"] for e in entries if isinstance(e, dict) and "code" in e}
+def _hard_binding_mismatch(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("code") in HARD_BINDING_MISMATCH
 
 
 def unbound(report: ManifestReport) -> ManifestReport:
     """The report of a stand-alone store with its (necessarily failing) hard binding set aside."""
-    data = copy.deepcopy(report.report)
-    data["validation_status"] = _without(data.get("validation_status"), HARD_BINDING_MISMATCH)
-    active = data.get("validation_results", {}).get("activeManifest")
-    if isinstance(active, dict):
-        active["failure"] = _without(active.get("failure"), HARD_BINDING_MISMATCH)
-    remaining = _codes(data["validation_status"]) | _codes((active or {}).get("failure", []))
-    success = _codes((active or {}).get("success", []))
-    if remaining - {UNTRUSTED}:
-        state = "Invalid"
-    elif TRUSTED in success and UNTRUSTED not in remaining:
-        state = "Trusted"
-    else:
-        state = "Valid"
+    data, state = without_failures(report.report, _hard_binding_mismatch)
     return replace(report, report=data, state=state)
 
 
@@ -103,8 +79,7 @@ def read_store(store: bytes, verifier: Verifier, name: str) -> StoreReading:
         report = unbound(verifier.read_store(store, "repository"))
     except c2pa.C2paError as e:
         raise ManifestRejected(f"not a readable C2PA manifest store ({c2pa_reason(e)})") from e
-    verdict = verdict_from_report(name, report, anchors_given=verifier.anchors is not None)
-    verdict = verifier.policy.apply(verdict, report)
+    verdict = verifier.verdict_of(name, report)
     label = report.report.get("active_manifest")
     manifest = report.report.get("manifests", {}).get(label, {}) if label else {}
     return StoreReading(verdict, softbinding.from_manifest(manifest))
@@ -144,6 +119,7 @@ class Recoverer:
         self.candidates = candidates
 
     def close(self) -> None:
+        """Close the repository looked up in (a remote resolver holds nothing open)."""
         if isinstance(self.lookup, Repository):
             self.lookup.close()
 

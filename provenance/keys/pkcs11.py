@@ -17,19 +17,18 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from provenance.errors import CredentialError, SigningError, UsageError
+from provenance.keys.algorithms import hash_name
+from provenance.keys.secret import SecretProvider
 
 SCHEME = "pkcs11:"
 # RFC 7512 section 2.3: path and query attributes this tool understands.
 _PATH_ATTRS = {"token", "manufacturer", "serial", "model", "object", "id", "type", "slot-id", "slot-description",
                "slot-manufacturer", "library-manufacturer", "library-description", "library-version"}
 _QUERY_ATTRS = {"module-path", "module-name", "pin-source", "pin-value"}
-_HASHES = {"256": "SHA256", "384": "SHA384", "512": "SHA512"}
-
-# Given what is locked (e.g. "PIN for PKCS#11 token 'hsm'"), returns the secret or None when none can be had.
-SecretProvider = Callable[[str], bytes | None]
 
 
 def is_uri(text: str) -> bool:
+    """Whether --key names a PKCS#11 object (an RFC 7512 URI) rather than a file."""
     return text.lower().startswith(SCHEME)
 
 
@@ -43,10 +42,12 @@ class Pkcs11Uri:
 
     @property
     def token(self) -> str | None:
+        """The token label the URI names, if any."""
         return self.path.get("token")
 
     @property
     def object(self) -> str | None:
+        """The key's label on the token, if the URI names one."""
         return self.path.get("object")
 
     def describe(self) -> str:
@@ -231,10 +232,11 @@ class Pkcs11Signer:
         from cryptography.hazmat.primitives import hashes
         from pkcs11 import MGF, Mechanism
 
+        from provenance.keys.pki import hash_algorithm
+
         if alg == "ed25519":
             return lambda data: self._sign(data, Mechanism.EDDSA, None)
-        bits = alg[2:]
-        hash_alg: hashes.HashAlgorithm = getattr(hashes, _HASHES[bits])()
+        hash_alg = hash_algorithm(alg)
 
         def digest(data: bytes) -> bytes:
             h = hashes.Hash(hash_alg)
@@ -244,7 +246,7 @@ class Pkcs11Signer:
         if alg.startswith("es"):
             # CKM_ECDSA over a digest made here works on every token and already yields raw r||s.
             return lambda data: self._sign(digest(data), Mechanism.ECDSA, None)
-        param = (getattr(Mechanism, _HASHES[bits]), getattr(MGF, _HASHES[bits]), hash_alg.digest_size)
+        param = (getattr(Mechanism, hash_name(alg)), getattr(MGF, hash_name(alg)), hash_alg.digest_size)
         return lambda data: self._sign(digest(data), Mechanism.RSA_PKCS_PSS, param)
 
     def _sign(self, data: bytes, mechanism: Any, param: Any) -> bytes:
@@ -258,6 +260,7 @@ class Pkcs11Signer:
         return bytes(signature)
 
     def close(self) -> None:
+        """Close the session on the token; safe to call twice."""
         session = getattr(self, "session", None)
         if session is not None:
             # Closing an already-dead session must not mask the real error.
@@ -267,5 +270,6 @@ class Pkcs11Signer:
 
 
 def open_signer(key: str, module_option: str | None, pin_provider: SecretProvider | None) -> Pkcs11Signer:
+    """A logged-in signer for the key a PKCS#11 URI names, through the module given or the URI's own."""
     uri = parse_uri(key)
     return Pkcs11Signer(uri, module_path(uri, module_option), pin_provider)

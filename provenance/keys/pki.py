@@ -1,4 +1,4 @@
-"""Certificates and keys: a development PKI, and pre-flight checks before signing.
+"""Certificates and keys: pre-flight checks before signing, the one certificate builder, and a development PKI.
 
 c2pa rejects a bad certificate with a generic message at signing time; checking
 here with `cryptography` first lets the user see exactly what is wrong.
@@ -13,18 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from provenance.errors import CredentialError, OutputExistsError, UsageError
-from provenance.keys.algorithms import ALGORITHMS
+from provenance.keys.algorithms import ALGORITHMS, hash_name
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 # The C2PA profile names documentSigning and emailProtection, but c2pa 0.91.3 refuses a leaf
 # that has documentSigning (or the C2PA claim-signing OID) without emailProtection ("missing
 # required EKU"), so the pre-flight demands what c2pa really accepts.
 SIGNING_EKUS = {ExtendedKeyUsageOID.EMAIL_PROTECTION}
+# What provenance issues signing certificates with: both EKUs of the C2PA profile.
+SIGNER_EKUS = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION)
+# Key usages of a CA (signs certificates and CRLs) and of a signer (signs, nothing else).
+CA_KEY_USAGE = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+SIGNER_KEY_USAGE = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
 
 _CURVE_ALG = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
 
@@ -67,7 +73,14 @@ def check_algorithm(alg: str, public_key: object) -> str:
     return alg
 
 
+def hash_algorithm(alg: str) -> hashes.HashAlgorithm:
+    """The hash a C2PA algorithm signs with (es384 -> SHA-384); KeyError for one without its own (ed25519)."""
+    chosen: hashes.HashAlgorithm = getattr(hashes, hash_name(alg))()
+    return chosen
+
+
 def load_chain(path: str | os.PathLike[str]) -> list[x509.Certificate]:
+    """The PEM certificate chain in a file, leaf first; an unreadable file is a CredentialError."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -83,11 +96,30 @@ def load_chain(path: str | os.PathLike[str]) -> list[x509.Certificate]:
 
 
 def chain_pem(chain: Sequence[x509.Certificate]) -> bytes:
+    """Certificates as one PEM bundle, in the order given."""
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
 
 
+def private_key_pem(key: PrivateKey, passphrase: bytes | None = None) -> bytes:
+    """A private key as PKCS#8 PEM, encrypted with `passphrase` when one is given."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
 def fingerprint(cert: x509.Certificate) -> str:
+    """A certificate's SHA-256 fingerprint as lower-case hex (what --allowed-signer takes)."""
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer`'s key signed `cert` (names and signature; no validity or policy checks)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.ExtensionType | None:
@@ -130,6 +162,7 @@ def check_signing_certificate(leaf: x509.Certificate, *, now: dt.datetime | None
 
 
 def check_key_matches(leaf: x509.Certificate, public_key: object) -> None:
+    """Raise CredentialError unless `public_key` is the key of `leaf`."""
     def raw(k: object) -> bytes:
         assert isinstance(k, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey))
         return k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -143,6 +176,8 @@ def check_key_matches(leaf: x509.Certificate, public_key: object) -> None:
 
 @dataclass(frozen=True)
 class DevPki:
+    """The files of a development PKI: the root CA to trust, the signer's chain and key."""
+
     root_ca: Path
     signer_chain: Path
     signer_key: Path
@@ -173,48 +208,69 @@ def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 
     return hashes.SHA256()
 
 
-def _name(org: str, common_name: str) -> x509.Name:
+def distinguished_name(org: str, common_name: str) -> x509.Name:
+    """A certificate name of an organization and a common name."""
     return x509.Name(
         [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     )
 
 
-def _certificate(
+def build_certificate(
     subject: x509.Name,
-    key: PrivateKey,
+    public_key: PublicKey,
     issuer: x509.Name,
     issuer_key: PrivateKey,
     *,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
     ca: bool,
-    days: int,
     path_length: int | None = None,
+    key_usage: x509.KeyUsage | None = None,
+    extended_key_usages: Sequence[x509.ObjectIdentifier] = (),
+    critical_eku: bool = False,
+    subject_key_id: bool = True,
+    authority_key_id: bool = True,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    """An X.509 v3 certificate for `public_key`, signed by `issuer_key` with the hash that suits that key.
+
+    Extensions, in this order: basic constraints (critical), key usage (critical) when given, the
+    extended key usages when any, subject and authority key identifiers unless turned off, then
+    `extensions` as (value, critical) pairs.
+    """
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
+    )
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    if extended_key_usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=critical_eku)
+    if subject_key_id:
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    if authority_key_id:
+        builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
         )
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-    else:
-        builder = builder.add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-        ).add_extension(
-            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return builder.sign(issuer_key, _hash_for(issuer_key))
+
+
+def _dev_certificate(subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey, *,
+                     ca: bool, days: int, path_length: int | None = None) -> x509.Certificate:
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    return build_certificate(
+        subject, key.public_key(), issuer, issuer_key, not_before=now, not_after=now + dt.timedelta(days=days),
+        ca=ca, path_length=path_length, key_usage=CA_KEY_USAGE if ca else SIGNER_KEY_USAGE,
+        extended_key_usages=() if ca else SIGNER_EKUS,
+    )
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -242,17 +298,15 @@ def init_dev_pki(directory: str | os.PathLike[str], *, alg: str = "es256", org: 
     out.mkdir(parents=True, exist_ok=True)
 
     root_key, inter_key, leaf_key = new_key(alg), new_key(alg), new_key(alg)
-    root_name = _name(org, f"{org} Root CA")
-    inter_name = _name(org, f"{org} Intermediate CA")
-    root = _certificate(root_name, root_key, root_name, root_key, ca=True, days=3650, path_length=1)
-    inter = _certificate(inter_name, inter_key, root_name, root_key, ca=True, days=1825, path_length=0)
-    leaf = _certificate(_name(org, f"{org} Signer"), leaf_key, inter_name, inter_key, ca=False, days=365)
+    root_name = distinguished_name(org, f"{org} Root CA")
+    inter_name = distinguished_name(org, f"{org} Intermediate CA")
+    root = _dev_certificate(root_name, root_key, root_name, root_key, ca=True, days=3650, path_length=1)
+    inter = _dev_certificate(inter_name, inter_key, root_name, root_key, ca=True, days=1825, path_length=0)
+    leaf = _dev_certificate(distinguished_name(org, f"{org} Signer"), leaf_key, inter_name, inter_key, ca=False,
+                            days=365)
 
     pki.root_ca.write_bytes(chain_pem([root]))
     (out / "intermediate-ca.pem").write_bytes(chain_pem([inter]))
     pki.signer_chain.write_bytes(chain_pem([leaf, inter]))
-    key_pem = leaf_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    write_private_file(pki.signer_key, key_pem)
+    write_private_file(pki.signer_key, private_key_pem(leaf_key))
     return pki

@@ -23,25 +23,22 @@ import os
 import secrets
 import shlex
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from provenance._internal import children
 from provenance.errors import CredentialError, ProvenanceError, SigningError, UsageError
 from provenance.keys import pki
-
-# Given what is locked (e.g. "key file signer.key"), returns the secret, or None when none can be had.
-SecretProvider = Callable[[str], bytes | None]
+from provenance.keys.secret import SecretProvider
 
 COMMAND_TIMEOUT = 120.0  # seconds one external signature may take (a KMS round trip, an HSM queue)
-_HASHES: dict[str, hashes.HashAlgorithm] = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
 
 
 class RemoteSigner(Protocol):
@@ -49,13 +46,19 @@ class RemoteSigner(Protocol):
 
     description: str
 
-    def sign(self, data: bytes) -> bytes: ...
+    def sign(self, data: bytes) -> bytes:
+        """The signature over `data`, in c2pa's format."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release whatever the signer holds open."""
+        ...
 
 
 @dataclass(frozen=True)
 class SigningCredentials:
+    """A signer's certificate chain (leaf first), its algorithm, and the key or remote signer that signs for it."""
+
     chain: tuple[x509.Certificate, ...]
     alg: str
     # PEM of an in-process private key; never logged (repr=False). None when the key signs elsewhere.
@@ -67,6 +70,7 @@ class SigningCredentials:
 
     @property
     def leaf(self) -> x509.Certificate:
+        """The signer's own certificate."""
         return self.chain[0]
 
     def c2pa_signer(self) -> Any:
@@ -115,6 +119,8 @@ class SigningCredentials:
 
 @dataclass(frozen=True)
 class KeyFile:
+    """A private key read from a file, with any certificates the same file carries."""
+
     key: pki.PrivateKey = field(repr=False)
     certificates: tuple[x509.Certificate, ...]  # found in the same file (PKCS#12, or PEM with certificates)
     kind: str  # "PEM" or "PKCS#12"
@@ -212,20 +218,12 @@ def order_chain(leaf: x509.Certificate, pool: Sequence[x509.Certificate]) -> lis
         current = chain[-1]
         if current.issuer == current.subject:
             break
-        issuer = next((c for c in remaining if c.subject == current.issuer and _issued_by(current, c)), None)
+        issuer = next((c for c in remaining if c.subject == current.issuer and pki.issued_by(current, c)), None)
         if issuer is None or issuer.issuer == issuer.subject:
             break
         chain.append(issuer)
         remaining.remove(issuer)
     return chain
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def _public_der(key: object) -> bytes:
@@ -267,14 +265,12 @@ def from_key(
     alg: str | None = None,
     tsa_url: str | None = None,
 ) -> SigningCredentials:
+    """Credentials from a certificate chain (leaf first) and the leaf's private key, pre-flighted."""
     leaf = chain[0]
     pki.check_signing_certificate(leaf)
     pki.check_key_matches(leaf, private_key.public_key())
     chosen = _algorithm(alg, leaf)
-    key_pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return SigningCredentials(tuple(chain), chosen, key_pem, tsa_url)
+    return SigningCredentials(tuple(chain), chosen, pki.private_key_pem(private_key), tsa_url)
 
 
 def _algorithm(alg: str | None, leaf: x509.Certificate) -> str:
@@ -310,9 +306,9 @@ def verify_signature(public_key: object, alg: str, data: bytes, signature: bytes
                 return False
             der = utils.encode_dss_signature(int.from_bytes(signature[:size], "big"),
                                              int.from_bytes(signature[size:], "big"))
-            public_key.verify(der, data, ec.ECDSA(_HASHES[alg[2:]]))
+            public_key.verify(der, data, ec.ECDSA(pki.hash_algorithm(alg)))
         elif alg.startswith("ps") and isinstance(public_key, rsa.RSAPublicKey):
-            h = _HASHES[alg[2:]]
+            h = pki.hash_algorithm(alg)
             public_key.verify(signature, data, padding.PSS(padding.MGF1(h), h.digest_size), h)
         else:
             return False
@@ -361,6 +357,7 @@ class CommandSigner:
         self.description = f"signer command {self.argv[0]}"
 
     def sign(self, data: bytes) -> bytes:
+        """Run the command once with `data` on its stdin; its stdout is the signature (DER ECDSA made raw)."""
         env = {**os.environ, "PROVENANCE_SIGN_ALG": self.alg}
         try:
             # stderr is left alone so the command's own diagnostics reach the user.
@@ -383,7 +380,7 @@ class CommandSigner:
         return signature
 
     def close(self) -> None:
-        pass
+        """Nothing to release: each signature is its own process."""
 
 
 class _TokenSigner:

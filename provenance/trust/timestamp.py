@@ -14,11 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
-
 from provenance._formats import jumbf
+from provenance._formats.cose import decode_sign1
 
-_COSE_SIGN1_TAG = 18
 # v2 claims carry `sigTst2` (imprint over the signature), v1 claims `sigTst`.
 _HEADER_KEYS = ("sigTst2", "sigTst")
 _TIME_STAMPING_OID = "1.3.6.1.5.5.7.3.8"
@@ -27,6 +25,8 @@ _ANY_EKU_OID = "2.5.29.37.0"
 
 @dataclass(frozen=True)
 class TimestampToken:
+    """What an RFC 3161 time-stamp token says: when, by whom, and the authority's certificates."""
+
     gen_time: dt.datetime  # when the authority stamped the signature (UTC)
     tsa_name: str | None  # subject of the certificate that signed the token
     certificates_der: tuple[bytes, ...]  # signer's certificate first, then the other certificates in the token
@@ -34,26 +34,16 @@ class TimestampToken:
     policy: str
 
     def certificates(self) -> list[Any]:
+        """The token's certificates, parsed, the authority's own first."""
         from cryptography import x509
 
         return [x509.load_der_x509_certificate(der) for der in self.certificates_der]
 
 
-def _unprotected_headers(cose_sign1: bytes) -> Mapping[Any, Any]:
-    try:
-        message = cbor2.loads(cose_sign1)
-    except Exception:  # cbor2 raises several unrelated types on garbage
-        return {}
-    if isinstance(message, cbor2.CBORTag) and message.tag == _COSE_SIGN1_TAG:
-        message = message.value
-    if not isinstance(message, (list, tuple)) or len(message) != 4 or not isinstance(message[1], Mapping):
-        return {}
-    return message[1]
-
-
 def token_bytes(cose_sign1: bytes) -> list[bytes]:
     """The DER time-stamp tokens (CMS ContentInfo) of a COSE_Sign1, in header order."""
-    headers = _unprotected_headers(cose_sign1)
+    message = decode_sign1(cose_sign1)
+    headers = message.unprotected if message is not None else {}
     for key in _HEADER_KEYS:
         container = headers.get(key)
         if isinstance(container, Mapping):

@@ -19,7 +19,8 @@ import c2pa
 import pytest
 
 from provenance import media, signing
-from provenance._fast import sign as fastpath
+from provenance._fast import selfcheck
+from provenance._fast.copy import write_plan
 from provenance._formats import bmff, jumbf
 from provenance.keys import signers
 from provenance.keys.pki import DevPki
@@ -254,7 +255,7 @@ def test_failed_self_check_falls_back_to_builder_sign(tmp_path: Path, clip: Path
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     # As if this process's c2pa had failed the start-up check: signing must still work, the slow way.
-    monkeypatch.setattr(fastpath, "_self_check", fastpath.SelfCheck(False, "simulated failure"))
+    monkeypatch.setattr(selfcheck, "_self_check", selfcheck.SelfCheck(False, "simulated failure"))
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.INFO, logger=FAST_LOGGER):
         sign_file(clip, out, pki, generator="Sora")
@@ -264,7 +265,7 @@ def test_failed_self_check_falls_back_to_builder_sign(tmp_path: Path, clip: Path
 
 
 def test_self_check_passes_with_the_pinned_c2pa() -> None:
-    check = fastpath.self_check()
+    check = selfcheck.self_check()
     assert check.passed, check.reason
 
 
@@ -346,7 +347,7 @@ def test_plan_copies_media_and_rewrites_only_metadata(tmp_path: Path, clip: Path
         plan = bmff.plan_insert_after_ftyp(fd, size, new_box)
         out = tmp_path / "planned.mp4"
         with open(out, "w+b") as dst:
-            fastpath.write_plan(fd, dst.fileno(), plan)
+            write_plan(fd, dst.fileno(), plan)
     finally:
         os.close(fd)
     assert plan.output_size == size + len(new_box) == out.stat().st_size

@@ -32,7 +32,7 @@ def top_level(data: bytes) -> list[tuple[bytes, int, int]]:
 def c2pa_box(data: bytes) -> tuple[int, int]:
     """(offset, size) of the file's C2PA uuid box."""
     for kind, offset, size in top_level(data):
-        if kind == b"uuid" and data[offset + 8:offset + 24] == jumbf.C2PA_BMFF_UUID:
+        if kind == b"uuid" and data[offset + 8:offset + 24] == bmff.C2PA_UUID:
             return offset, size
     raise ValueError("no C2PA box")
 

@@ -21,6 +21,8 @@ FUZZED_MODULES = tuple(f"provenance/{m}" for m in (
     "_fast/verify.py",
     "_formats/jumbf.py",
     "_formats/bmff.py",
+    "_formats/boxes.py",
+    "_formats/cose.py",
     "_fast/bmffhash.py",
     "media.py",
     "trust/anchors.py",

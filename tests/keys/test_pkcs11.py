@@ -20,13 +20,14 @@ from provenance import signing
 from provenance.errors import CredentialError, UsageError
 from provenance.keys import pkcs11 as p11
 from provenance.keys import signers
-from provenance.keys.pki import PublicKey
+from provenance.keys.algorithms import ALGORITHMS
+from provenance.keys.pki import PublicKey, chain_pem
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 from tests.support.cli import CliResult, run_cli
-from tests.support.pki import ALGORITHMS, CertAuthority, pem
+from tests.support.pki import CertAuthority
 
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -135,7 +136,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
         for alg in ALGORITHMS:
             chain = ca.issue(_public_key(_generate(session, alg)), f"HSM Signer {alg}")
             chains[alg] = directory / f"{alg}-chain.pem"
-            chains[alg].write_bytes(pem(*chain))
+            chains[alg].write_bytes(chain_pem(chain))
             if alg == "es256":  # one key whose certificates live on the token too
                 _store_certificate(session, chain[0], "signer-es256", b"es256")
                 _store_certificate(session, chain[1], "intermediate", b"ca")

@@ -22,14 +22,15 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from provenance import signing
 from provenance.errors import CredentialError, SigningError, UsageError
 from provenance.keys import signers
-from provenance.keys.pki import init_dev_pki
+from provenance.keys.algorithms import ALGORITHMS
+from provenance.keys.pki import chain_pem, init_dev_pki, private_key_pem
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 from tests.support.cli import CliResult, run_cli
 from tests.support.clips import ROOT
-from tests.support.pki import ALGORITHMS, CertAuthority, SignerFiles, key_pem, pem, signer_files
+from tests.support.pki import CertAuthority, SignerFiles, signer_files
 
 PASSPHRASE = "correct horse battery staple 7"
 
@@ -183,7 +184,8 @@ def test_encrypted_pem_with_passphrase_from_environment(tmp_path: Path, clip: Pa
                      "--key", encrypted.key_path, env={"PROVENANCE_KEY_PASSPHRASE": PASSPHRASE})
     assert result.code == 0, result.stderr
     assert_trusted(out, ca_root)
-    assert_no_secrets(result, [PASSPHRASE, *key_material(encrypted.key_path.read_bytes(), key_pem(encrypted.key))])
+    assert_no_secrets(result, [PASSPHRASE,
+                               *key_material(encrypted.key_path.read_bytes(), private_key_pem(encrypted.key))])
 
 
 def test_encrypted_pem_wrong_or_missing_passphrase(tmp_path: Path, clip: Path, encrypted: SignerFiles) -> None:
@@ -305,7 +307,7 @@ def test_pem_file_with_key_and_chain_needs_no_cert(tmp_path: Path, clip: Path, k
                                                    ca_root: Path) -> None:
     files = keys["ed25519"]
     combined = tmp_path / "combined.pem"
-    combined.write_bytes(key_pem(files.key) + pem(*files.chain))
+    combined.write_bytes(private_key_pem(files.key) + chain_pem(files.chain))
     out = tmp_path / "out.mp4"
     result = run_cli("sign", clip, "-o", out, "--key", combined)
     assert result.code == 0, result.stderr

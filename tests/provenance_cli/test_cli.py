@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 from pathlib import Path
 
+import click
 import pytest
 
+from provenance.errors import UsageError
 from provenance.keys.pki import DevPki
+from provenance_cli.errors import run
 from tests.support.cli import run_cli
 from tests.support.clips import make_clip
 
@@ -81,6 +85,36 @@ def test_verbose_shows_traceback(tmp_path: Path, pki: DevPki, bad_inputs: dict[s
     result = run_cli("--verbose", "sign", bad_inputs["text"], "-o", tmp_path / "o.mp4", *sign_args(pki))
     assert result.code == 1
     assert "Traceback" in result.stderr
+
+
+def test_verbose_from_the_environment_shows_traceback(tmp_path: Path, pki: DevPki,
+                                                      bad_inputs: dict[str, Path]) -> None:
+    result = run_cli("sign", bad_inputs["text"], "-o", tmp_path / "o.mp4", *sign_args(pki),
+                     env={"PROVENANCE_VERBOSE": "1"})
+    assert result.code == 1
+    assert "Traceback" in result.stderr
+
+
+def test_an_option_value_that_looks_like_verbose_is_not_verbose(tmp_path: Path, pki: DevPki,
+                                                                 bad_inputs: dict[str, Path]) -> None:
+    result = run_cli("sign", bad_inputs["text"], "-o", tmp_path / "o.mp4", *sign_args(pki), "--title", "-v")
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+
+
+def test_a_library_error_is_printed_as_its_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    @click.group()
+    def group() -> None:
+        pass
+
+    @group.command()
+    def refuse() -> None:
+        raise UsageError("nothing to do", remedy="Give it something.")
+
+    with pytest.raises(SystemExit) as exited:
+        run(group, ["refuse"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "provenance: error: nothing to do (hint: Give it something.)\n"
 
 
 def test_verbose_verify_says_which_way_without_c2pa_loader_noise(signed_clip: Path) -> None:
@@ -178,3 +212,45 @@ def test_inspect(signed_clip: Path, clip: Path) -> None:
     unsigned = run_cli("inspect", clip)
     assert unsigned.code == 1
     assert_one_line_error(unsigned.stderr)
+
+
+def test_format_variables_belong_to_their_command(signed_clip: Path) -> None:
+    as_json = run_cli("verify", signed_clip, env={"PROVENANCE_VERIFY_FORMAT": "json"})
+    assert json.loads(as_json.stdout)[0]["verdict"] == "valid"
+    # The old shared name is no longer read: the text report stays.
+    as_text = run_cli("verify", signed_clip, env={"PROVENANCE_FORMAT": "json"})
+    assert as_text.stdout.startswith(f"{signed_clip}: VALID")
+    chain = run_cli("trust", "show", signed_clip, env={"PROVENANCE_TRUST_FORMAT": "json"})
+    assert json.loads(chain.stdout)["signer_chain"]
+
+
+def test_no_variable_makes_sign_overwrite(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"old")
+    refused = run_cli("sign", clip, "-o", existing, *sign_args(pki), env={"PROVENANCE_FORCE": "1"})
+    assert refused.code == 2 and existing.read_bytes() == b"old"
+    assert_one_line_error(refused.stderr)
+
+
+def test_keys_init_reads_its_own_algorithm_variable(tmp_path: Path) -> None:
+    created = run_cli("keys", "init", tmp_path / "pki", env={"PROVENANCE_KEYS_ALG": "es384", "PROVENANCE_ALG": "ps256"})
+    assert created.code == 0 and "algorithm:     es384" in created.stdout
+
+
+def test_check_trust_anchors_option_over_policy_over_default_file(tmp_path: Path, signed_clip: Path, pki: DevPki,
+                                                                 other_pki: DevPki) -> None:
+    (tmp_path / "media").mkdir()
+    shutil.copy(signed_clip, tmp_path / "media" / "signed.mp4")
+    default = tmp_path / "config" / "provenance" / "trust-anchors.pem"
+    default.parent.mkdir(parents=True)
+    default.write_bytes(other_pki.root_ca.read_bytes())
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PROVENANCE_TRUST_ANCHORS": "", "GITHUB_STEP_SUMMARY": ""}
+
+    def anchors_used(*args: object) -> tuple[int, Path]:
+        result = run_cli("check", "media", "--format", "json", *args, cwd=tmp_path, env=env)
+        return result.code, Path(json.loads(result.stdout)["trust_anchors"]).resolve()
+
+    assert anchors_used() == (1, default.resolve())
+    (tmp_path / "provenance.toml").write_text(f'trust_anchors = "{pki.root_ca}"\n')
+    assert anchors_used() == (0, pki.root_ca.resolve())
+    assert anchors_used("--trust-anchors", other_pki.root_ca) == (1, other_pki.root_ca.resolve())

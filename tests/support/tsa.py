@@ -19,11 +19,17 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provenance.keys.pki import write_private_file
+from provenance.keys.pki import (
+    CA_KEY_USAGE,
+    build_certificate,
+    chain_pem,
+    distinguished_name,
+    private_key_pem,
+    write_private_file,
+)
 
 _CONFIG = """\
 [ tsa ]
@@ -47,17 +53,15 @@ ess_cert_id_alg = sha256
 """
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test TSA Org"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+ORG = "Test TSA Org"
+# RFC 3161 2.3: a TSA signs (digitalSignature) and vouches for what it signs (nonRepudiation).
+TSA_KEY_USAGE = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
 
 
 @dataclass(frozen=True)
 class TsaPki:
+    """The TSA's certificate files and the subject it stamps under."""
+
     root_ca: Path  # trust anchor for the TSA
     root_key: Path  # the TSA root's key, for tests that misuse it to issue other certificates
     tsa_cert: Path
@@ -69,40 +73,24 @@ def make_tsa_pki(directory: Path, *, common_name: str = "Test Time Stamping Auth
     """Root CA and a TSA certificate whose EKU is exactly timeStamping, marked critical (RFC 3161 2.3)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    until = now + dt.timedelta(days=3650)
     root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name(f"{common_name} Root")
-    root = (
-        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
-        .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    root_name = distinguished_name(ORG, f"{common_name} Root")
+    root = build_certificate(root_name, root_key.public_key(), root_name, root_key, not_before=now, not_after=until,
+                             ca=True, path_length=0, key_usage=CA_KEY_USAGE, authority_key_id=False)
     tsa_key = ec.generate_private_key(ec.SECP256R1())
-    tsa_name = _name(common_name)
-    tsa = (
-        x509.CertificateBuilder().subject_name(tsa_name).issuer_name(root_name)
-        .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    tsa_name = distinguished_name(ORG, common_name)
+    tsa = build_certificate(tsa_name, tsa_key.public_key(), root_name, root_key, not_before=now, not_after=until,
+                            ca=False, key_usage=TSA_KEY_USAGE, extended_key_usages=[ExtendedKeyUsageOID.TIME_STAMPING],
+                            critical_eku=True)
     pki = TsaPki(directory / "tsa-root.pem", directory / "tsa-root.key", directory / "tsa.pem", directory / "tsa.key",
                  tsa_name.rfc4514_string())
-    pki.root_ca.write_bytes(_pem(root))
-    write_private_file(pki.root_key, root_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    pki.tsa_cert.write_bytes(_pem(tsa))
-    write_private_file(pki.tsa_key, tsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pki.root_ca.write_bytes(chain_pem([root]))
+    write_private_file(pki.root_key, private_key_pem(root_key))
+    pki.tsa_cert.write_bytes(chain_pem([tsa]))
+    write_private_file(pki.tsa_key, private_key_pem(tsa_key))
     # Certificates openssl adds to the token next to the TSA's own (so verifiers can build the chain).
-    (directory / "tsa-chain.pem").write_bytes(_pem(root))
+    (directory / "tsa-chain.pem").write_bytes(chain_pem([root]))
     (directory / "serial").write_text("01\n")
     (directory / "ts.cnf").write_text(_CONFIG.format(dir=directory))
     return pki

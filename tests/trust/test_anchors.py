@@ -13,6 +13,7 @@ from provenance.errors import MediaError, TrustConfigError
 from provenance.keys.pki import DevPki, fingerprint
 from provenance.trust import anchors as trust
 from provenance.trust.anchors import load_anchors
+from provenance.trust.show import chain_report
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 from tests.support.cli import run_cli
@@ -185,4 +186,4 @@ def test_trust_show_sidecar_and_errors(tmp_path: Path, clip: Path, pki: DevPki) 
     assert unsigned.code == 1 and "has no C2PA manifest" in unsigned.stderr
     assert len(unsigned.stderr.strip().splitlines()) == 1
     with pytest.raises(MediaError):
-        trust.chain_report(tmp_path / "missing.mp4")
+        chain_report(tmp_path / "missing.mp4")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -21,7 +21,7 @@ from provenance import media, signing
 from provenance._formats import jumbf
 from provenance.errors import TimestampError
 from provenance.keys import signers
-from provenance.keys.pki import DevPki
+from provenance.keys.pki import DOCUMENT_SIGNING, SIGNER_KEY_USAGE, DevPki, build_certificate
 from provenance.manifest import Disclosure
 from provenance.trust import timestamp as ts
 from provenance.trust.anchors import load_anchors
@@ -172,17 +172,11 @@ def test_a_tsa_anchor_cannot_vouch_for_a_signer(tmp_path: Path, clip: Path, tsa:
     assert isinstance(tsa_root_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Signer under a TSA root")]))
-        .issuer_name(tsa_root.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION,
-                                              x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(tsa_root_key.public_key()), critical=False)
-        .sign(tsa_root_key, hashes.SHA256())
+    leaf = build_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Signer under a TSA root")]), key.public_key(),
+        tsa_root.subject, tsa_root_key, not_before=now - dt.timedelta(minutes=5), not_after=now + dt.timedelta(days=1),
+        ca=False, key_usage=SIGNER_KEY_USAGE, subject_key_id=False,
+        extended_key_usages=[ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING],
     )
     out = tmp_path / "out.mp4"
     signing.sign(clip, out, signers.from_key([leaf], key, tsa_url=tsa.url), Disclosure())
@@ -225,15 +219,11 @@ def _tsa_cert(root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, *, c
               ekus: list[x509.ObjectIdentifier]) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sloppy TSA")]))
-        .issuer_name(root.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(ekus), critical=critical)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
+    # No key usage and no subject key identifier: what a sloppy TSA might be issued.
+    return build_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sloppy TSA")]), key.public_key(), root.subject, root_key,
+        not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=1), ca=False,
+        extended_key_usages=ekus, critical_eku=critical, subject_key_id=False,
     )
 
 

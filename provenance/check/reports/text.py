@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from provenance.check.reports.interface import ReportFormat, one_line
 from provenance.check.runner import CheckReport, FileResult
+from provenance.verdict import source_type_label
 
 STATUS = {"pass": "PASS", "fail": "FAIL", "exempt": "EXEMPT"}
 
@@ -12,7 +13,8 @@ def _ai(result: FileResult) -> str:
     v = result.verdict
     if v.ai_generated is None or v.verdict.value in ("unsigned", "error"):
         return ""
-    kind = v.digital_source_type.rsplit("/", 1)[-1] if v.digital_source_type else "?"
+    label = source_type_label(v.digital_source_type)
+    kind = "?" if label is None else label
     return f", AI-generated ({kind})" if v.ai_generated else f", not AI-generated ({kind})"
 
 

@@ -25,6 +25,7 @@ def default_location() -> Path:
 
 
 def is_postgres(location: str | os.PathLike[str]) -> bool:
+    """Whether `location` is a PostgreSQL URL rather than a SQLite file."""
     return isinstance(location, str) and location.startswith(_POSTGRES_SCHEMES)
 
 
