@@ -38,7 +38,7 @@ class TrustConfigError(UsageError):
 class PolicyError(UsageError):
     """A policy file is malformed or names unknown rules."""
 
-    remedy = "Fix the policy file; see the README's policy reference."
+    remedy = "Fix the policy file; see docs/ci-gate.md (the policy file)."
 
 
 class OutputExistsError(UsageError):

@@ -1,6 +1,6 @@
 """The result of verifying one file: plain data, JSON-ready.
 
-``Verdict.to_dict()`` is the public JSON schema documented in the README.
+``Verdict.to_dict()`` is the public JSON schema documented in docs/json-schema.md.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class Verdict:
         return self.verdict is Outcome.VALID and not self.trust_anchors_given
 
     def to_dict(self) -> dict[str, Any]:
-        """The verdict as the public JSON schema (see the README); certificates are left out."""
+        """The verdict as the public JSON schema (see docs/json-schema.md); certificates are left out."""
         data = asdict(self)
         data["verdict"] = self.verdict.value
         data["failure_codes"] = list(self.failure_codes)

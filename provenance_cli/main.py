@@ -70,7 +70,7 @@ def cli(verbose: bool) -> None:
     \b
     Exit codes: 0 success / every file passes, 1 a file failed verification or
     an operation failed, 2 usage error (bad options, unreadable trust anchors),
-    130 / 143 interrupted by SIGINT / SIGTERM.
+    130 / 143 / 129 interrupted by SIGINT / SIGTERM / SIGHUP.
     """
     import logging  # here, not at the top: `--version`/`--help` start faster without it
 

@@ -35,7 +35,7 @@ PKCS11_PIN_ENV = "PROVENANCE_PKCS11_PIN"
         help="PKCS#11 library of the HSM/token, for a pkcs11: --key, e.g. /usr/lib/softhsm/libsofthsm2.so.")
 @option("--signer-command", env="PROVENANCE_SIGNER_COMMAND", metavar="CMD",
         help="Sign with an external command instead of --key: it gets the bytes to sign on stdin and writes the "
-             "signature to stdout (protocol in the README). Needs --cert.")
+             "signature to stdout (protocol in docs/signing-and-keys.md). Needs --cert.")
 @option("--generator", env="PROVENANCE_GENERATOR", help="Name of the AI model/tool that made the clip, e.g. Sora.")
 @option("--generator-version", env="PROVENANCE_GENERATOR_VERSION", help="Version of the generator.")
 @option("--title", env="PROVENANCE_TITLE", help="Title of the clip (default: input file name).")

@@ -53,8 +53,8 @@ QUERY_STEP = QUERY_RATE // FRAMES_PER_SECOND  # ...taking every 5th, 200 ms apar
 QUERY_RUN = QUERY_RATE  # consecutive window starts (40 ms apart) in a run: one second of offsets
 QUERY_SEGMENTS = 2 * QUERY_RUN  # windows a lookup computes at most
 # Two soft bindings match when some Video-Code of one (whole clip or segment) is at most this many
-# bits (of 256) from some Video-Code of the other. Chosen with bench/durability.py (table in the
-# README): every remuxed or re-encoded copy, 98 % of halved ones and 96 % of copies with their first
+# bits (of 256) from some Video-Code of the other. Chosen with bench/durability.py (table in
+# docs/durability.md): every remuxed or re-encoded copy, 98 % of halved ones and 96 % of copies with their first
 # fifth cut match, while no two distinct clips came closer than 32 bits, whatever pair of codes was
 # compared (unrelated videos differ in ~128). It is also the farthest the repository's band index
 # finds exactly for a query's whole-clip code (repository.base.INDEX_REACH).

@@ -325,7 +325,7 @@ def _probe(remote: RemoteSigner, leaf: x509.Certificate, alg: str) -> None:
         raise CredentialError(
             f"{remote.description}: its signature does not verify with the certificate's key ({alg})",
             remedy="The key does not belong to the first certificate in --cert, or the signer uses another "
-                   "algorithm or signature format (see the README's external signer protocol).",
+                   "algorithm or signature format (see docs/signing-and-keys.md, the signer command).",
         )
 
 
@@ -399,7 +399,7 @@ class _TokenSigner:
 
 def from_command(command: str, cert: str | os.PathLike[str], *, alg: str | None = None,
                  tsa_url: str | None = None, timeout: float = COMMAND_TIMEOUT) -> SigningCredentials:
-    """Credentials whose signatures come from an external command (see the README for the protocol)."""
+    """Credentials whose signatures come from an external command (the protocol is in docs/signing-and-keys.md)."""
     chain = pki.load_chain(cert)
     chosen = _algorithm(alg, chain[0])
     public = chain[0].public_key()

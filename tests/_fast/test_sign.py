@@ -269,6 +269,7 @@ def test_self_check_passes_with_the_pinned_c2pa() -> None:
     assert check.passed, check.reason
 
 
+@pytest.mark.slow
 def test_verbose_cli_says_why_the_fast_path_was_not_used(tmp_path: Path, signed_clip: Path, pki: DevPki) -> None:
     out = tmp_path / "resigned.mp4"
     args = ["sign", signed_clip, "-o", out, "--cert", pki.signer_chain, "--key", pki.signer_key]

@@ -6,6 +6,8 @@ import json
 import struct
 from pathlib import Path
 
+import pytest
+
 from provenance.check import Policy, check
 from provenance.verdict import Outcome
 from tests.support.cli import run_cli
@@ -22,6 +24,7 @@ def _write_slow_file(target: Path, signed: bytes) -> None:
         f.truncate(len(signed) + size)
 
 
+@pytest.mark.slow
 def test_a_file_over_the_time_limit_is_an_error_and_the_run_goes_on(tmp_path: Path, signed_clip: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -35,6 +38,7 @@ def test_a_file_over_the_time_limit_is_an_error_and_the_run_goes_on(tmp_path: Pa
     assert [by_path[n].verdict for n in ("b.mp4", "c.mp4", "d.mp4")] == [Outcome.VALID] * 3
 
 
+@pytest.mark.slow
 def test_cli_flag_and_variable(tmp_path: Path, signed_clip: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()

@@ -165,6 +165,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 # ---- (a) a competing registration for the same content ------------------------------------------
 
+@pytest.mark.slow
 def test_a_competing_claim_without_anchors_is_never_the_original(victim: Victim, tmp_path: Path) -> None:
     store = repository_with(tmp_path / "m.sqlite3", victim.store, victim.attacker)
     result = run_cli("verify", victim.stripped, env={"PROVENANCE_STORE": str(store)})
@@ -181,6 +182,7 @@ def test_a_competing_claim_without_anchors_is_never_the_original(victim: Victim,
     ]
 
 
+@pytest.mark.slow
 def test_a_with_anchors_the_trusted_original_wins_and_the_attacker_is_listed(victim: Victim, pki: DevPki,
                                                                              tmp_path: Path) -> None:
     store = repository_with(tmp_path / "m.sqlite3", victim.store, victim.attacker)
@@ -204,6 +206,7 @@ def test_a_with_anchors_the_trusted_original_wins_and_the_attacker_is_listed(vic
     assert recovered["limit_reached"] is False
 
 
+@pytest.mark.slow
 def test_a_through_the_resolver_server(victim: Victim, pki: DevPki, server: str, tmp_path: Path) -> None:
     submit(server, victim.attacker, victim.store)
     env = {"PROVENANCE_STORE": str(tmp_path / "empty.sqlite3")}
@@ -218,6 +221,7 @@ def test_a_through_the_resolver_server(victim: Victim, pki: DevPki, server: str,
 
 # ---- (b) a flood of nearer registrations ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_b_six_nearer_attacker_registrations_do_not_push_out_the_trusted_original(victim: Victim, pki: DevPki,
                                                                                   tmp_path: Path) -> None:
     store = repository_with(tmp_path / "m.sqlite3", victim.store, *victim.flood)
@@ -244,6 +248,7 @@ def test_b_six_nearer_attacker_registrations_do_not_push_out_the_trusted_origina
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["sqlite", "postgres", "resolver"])
 def test_b_past_the_limit_one_signers_flood_still_cannot_crowd_out_another(
         victim: Victim, pki: DevPki, tmp_path: Path, request: pytest.FixtureRequest, where: str) -> None:
@@ -328,6 +333,7 @@ def check(tree: CameraTree, *args: object) -> tuple[int, dict[str, dict]]:  # ty
     return result.code, {f["path"]: f for f in json.loads(result.stdout)["files"]}
 
 
+@pytest.mark.slow
 def test_c_an_untrusted_ai_claim_decides_no_rule_with_anchors(camera_tree: CameraTree, pki: DevPki) -> None:
     code, files = check(camera_tree, "--trust-anchors", pki.root_ca)
     assert {path: (f["status"], [v["rule"] for v in f["violations"]]) for path, f in files.items()} == {
@@ -362,6 +368,7 @@ def test_c_an_untrusted_ai_claim_decides_no_rule_with_anchors(camera_tree: Camer
         (camera_tree.attacker.manifest_id, "valid", d, True)]
 
 
+@pytest.mark.slow
 def test_c_without_anchors_nothing_recovered_decides_a_rule(camera_tree: CameraTree) -> None:
     code, files = check(camera_tree)
     assert {path: (f["status"], [v["rule"] for v in f["violations"]]) for path, f in files.items()} == {
@@ -379,6 +386,7 @@ def test_c_without_anchors_nothing_recovered_decides_a_rule(camera_tree: CameraT
 
 # ---- (d) altered, not stripped ------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("anchors", [True, False])
 def test_d_a_tampered_file_is_reported_altered_not_stripped(victim: Victim, pki: DevPki, tmp_path: Path,
                                                             anchors: bool) -> None:
@@ -409,6 +417,7 @@ def test_d_a_tampered_file_is_reported_altered_not_stripped(victim: Victim, pki:
 
 # ---- finding 10: the same names, another certificate ----------------------------------------------
 
+@pytest.mark.slow
 def test_a_resigned_clip_with_the_same_names_shows_another_fingerprint(victim: Victim, tmp_path: Path) -> None:
     """An attacker's own PKI with the victim's names: the text output tells them apart by SHA-256."""
     lookalike = init_dev_pki(tmp_path / "lookalike", org="Provenance Test")

@@ -161,6 +161,7 @@ def cleanup() -> Iterator[list[tuple[int, str]]]:
 EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_signal_while_copying_and_fingerprinting(tmp_path: Path, noisy_clip: Path, pki: DevPki,
                                                 signum: signal.Signals, cleanup: list[tuple[int, str]]) -> None:
@@ -202,6 +203,7 @@ def test_signal_inside_c2pa_callbacks(tmp_path: Path, long_clip: Path, pki: DevP
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_nothing_named_while_writing(tmp_path: Path, noisy_clip: Path, pki: DevPki,
                                      cleanup: list[tuple[int, str]]) -> None:
     """The output has no name until it is complete (O_TMPFILE): a SIGKILL has nothing to leave."""

@@ -66,6 +66,7 @@ def _one_clean_line(result: CliResult) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("container", ["mp4", "webm"])
 def test_unwritable_destination_names_it_with_a_remedy(tmp_path: Path, read_only: Path, pki: DevPki,
                                                        container: str) -> None:

@@ -158,6 +158,7 @@ def test_require_trusted_needs_anchors(tmp_path: Path) -> None:
     assert "untrusted-signer" in [r.info.id for r in compile_policy(Policy(), anchors_given=True).rules]
 
 
+@pytest.mark.slow
 def test_cli_policy_errors_exit_2(tmp_path: Path) -> None:
     write(tmp_path / "provenance.toml", "require_credentials = true\nforbid_ai = [\"camera/\"]\nbogus = 1\n")
     result = run_cli("check", cwd=tmp_path, env={"XDG_CONFIG_HOME": str(tmp_path / "cfg")})

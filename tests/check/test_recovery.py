@@ -47,6 +47,7 @@ def check_json(root: Path, *args: object) -> tuple[int, dict[str, dict]]:  # typ
     return result.code, files
 
 
+@pytest.mark.slow
 def test_recovered_disclosure_satisfies_policy_but_not_credentials(tree: tuple[Path, Path], pki: DevPki) -> None:
     root, store = tree
     code, files = check_json(root, "--store", store, "--trust-anchors", pki.root_ca)
@@ -60,6 +61,7 @@ def test_recovered_disclosure_satisfies_policy_but_not_credentials(tree: tuple[P
     assert code == 1
 
 
+@pytest.mark.slow
 def test_an_untrusted_recovered_disclosure_does_not_count(tree: tuple[Path, Path]) -> None:
     """Without trust anchors nothing recovered is trusted: anyone could have registered it."""
     root, store = tree

@@ -165,6 +165,7 @@ def test_every_option_has_an_environment_variable() -> None:
         assert f"[env: {option.envvar}" in (option.help or ""), option.name
 
 
+@pytest.mark.slow
 def test_environment_variables_drive_the_check(tmp_path: Path, signed_clip: Path, clip: Path,
                                                 pki: DevPki) -> None:
     (tmp_path / "media" / "keep").mkdir(parents=True)
@@ -241,6 +242,7 @@ def _run_on_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[i
     return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_progress_bar_only_on_a_terminal(tmp_path: Path, signed_clip: Path, pki: DevPki) -> None:
     for i in range(6):
         shutil.copy(signed_clip, tmp_path / f"clip{i}.mp4")
@@ -260,6 +262,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path, signed_clip: Path, pki:
     assert code == 0 and "Verifying" not in terminal
 
 
+@pytest.mark.slow
 def test_warns_when_no_trust_anchors(tmp_path: Path, signed_clip: Path, pki: DevPki) -> None:
     shutil.copy(signed_clip, tmp_path / "clip.mp4")
     env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "GITHUB_STEP_SUMMARY": ""}

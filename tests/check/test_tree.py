@@ -132,6 +132,7 @@ def violations_by_path(files: list[dict[str, Any]]) -> dict[str, tuple[str, str,
     return {f["path"]: (f["status"], f["verdict"], [v["rule"] for v in f["violations"]]) for f in files}
 
 
+@pytest.mark.slow
 def test_text_report(check_tree: Path, tmp_path: Path) -> None:
     result = run_check(check_tree, tmp_path)
     assert result.code == 1, result.stderr
@@ -269,6 +270,7 @@ def test_passing_subset_exits_zero(check_tree: Path, tmp_path: Path, report_form
         assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_same_report_whatever_the_number_of_workers(check_tree: Path, tmp_path: Path) -> None:
     reports = []
     for jobs in ("1", "2", "5"):
@@ -312,6 +314,7 @@ def test_action_passes_inputs_only_through_env() -> None:
     assert used_inputs | {"python-version"} == set(action["inputs"])
 
 
+@pytest.mark.slow
 def test_action_check_step_runs(check_tree: Path, tmp_path: Path) -> None:
     """Run the action's check step script the way the runner does: inputs in env, bash, step files."""
     import os

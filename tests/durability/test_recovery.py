@@ -79,6 +79,7 @@ def manifest_id(signed: Signed) -> str:
     return entry_for(signed.result.manifest_store, Verifier()).manifest_id
 
 
+@pytest.mark.slow
 def test_only_unsigned_or_hard_binding_failures_need_recovery(signed: Signed) -> None:
     verifier = Verifier()
     assert not needs_recovery(verifier.verify(signed.signed))
@@ -112,6 +113,7 @@ def test_recovered_manifest_is_trusted_under_its_anchors(signed: Signed, reposit
     assert verdict.verdict is Outcome.UNSIGNED
 
 
+@pytest.mark.slow
 def test_content_altered_after_signing_is_invalid_and_recovered(signed: Signed, pki: DevPki,
                                                                 tmp_path: Path) -> None:
     """A detached manifest beside a re-encoded clip: the hard binding fails, the soft binding still finds it."""
@@ -136,6 +138,7 @@ def test_content_altered_after_signing_is_invalid_and_recovered(signed: Signed, 
     assert after.recovered.manifest_id == entry_for(result.manifest_store, Verifier()).manifest_id
 
 
+@pytest.mark.slow
 def test_unrelated_clip_recovers_nothing(signed: Signed, repository: Repository, tmp_path: Path) -> None:
     other = make_clip(tmp_path / "other.mp4", seconds=3, source="life", size="320x240", rate=25)
     verifier = Verifier()
@@ -144,6 +147,7 @@ def test_unrelated_clip_recovers_nothing(signed: Signed, repository: Repository,
     assert verdict.verdict is Outcome.UNSIGNED and verdict.recovered is None
 
 
+@pytest.mark.slow
 def test_trimmed_copy_recovers_the_manifest_through_its_segments(signed: Signed, pki: DevPki,
                                                                 tmp_path: Path) -> None:
     """The first fifth cut off (at a frame off the one-second segment grid) and re-encoded: the
@@ -219,6 +223,7 @@ def test_recover_all_leaves_no_trace_without_a_repository(signed: Signed, tmp_pa
     assert not missing.exists()
 
 
+@pytest.mark.slow
 def test_cli_verify_reports_recovered_credentials(signed: Signed) -> None:
     env = {"PROVENANCE_STORE": str(signed.store)}
     text = run_cli("verify", signed.reencoded, env=env)

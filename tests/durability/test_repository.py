@@ -113,6 +113,7 @@ def test_nearest_video_code_within_the_threshold(repository: Repository) -> None
     assert len(repository.match(ALG, query(video=base), max_results=2)) == 2
 
 
+@pytest.mark.slow
 def test_index_finds_exactly_what_a_full_scan_finds(repository: Repository) -> None:
     """A query's first code is found exactly within INDEX_REACH bits, as a full scan finds it."""
     rng = random.Random(5)
@@ -131,6 +132,7 @@ def test_index_finds_exactly_what_a_full_scan_finds(repository: Repository) -> N
         assert got == expected
 
 
+@pytest.mark.slow
 def test_window_codes_are_found_within_the_exact_reach(repository: Repository) -> None:
     """A query's other codes (its windows) find every stored code within EXACT_REACH bits, and
     never report a distance a full scan would not."""

@@ -83,6 +83,7 @@ def b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
+@pytest.mark.slow
 def test_supported_algorithms(server: Server) -> None:
     response = httpx.get(f"{server.url}/services/supportedAlgorithms")
     assert response.json() == {"watermarks": [], "fingerprints": [{"alg": ALG}]}
@@ -96,6 +97,7 @@ def test_openapi_document_names_the_standard_operations(server: Server) -> None:
     assert "/manifests" in document["paths"]  # our submission route is documented too
 
 
+@pytest.mark.slow
 def test_submission_needs_the_token(server: Server, clip: Clip) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         response = httpx.post(f"{server.url}/manifests", content=clip.result.manifest_store, headers=headers)
@@ -175,6 +177,7 @@ def test_query_by_content_of_a_trimmed_copy(server: Server, clip: Clip, register
     assert [m["manifestId"] for m in response.json()["matches"]] == [registered]
 
 
+@pytest.mark.slow
 def test_query_by_content_of_an_unrelated_clip_finds_nothing(server: Server, registered: str,
                                                              tmp_path: Path) -> None:
     other = make_clip(tmp_path / "other.mp4", seconds=3, source="mandelbrot", size="320x240", rate=25)
@@ -251,6 +254,7 @@ def test_get_manifest_by_id(server: Server, clip: Clip, registered: str) -> None
     assert missing.status_code == 404 and "no manifest" in missing.json()["detail"]
 
 
+@pytest.mark.slow
 def test_verify_with_resolver_recovers_from_the_server(server: Server, clip: Clip, registered: str,
                                                        tmp_path: Path) -> None:
     result = run_cli("verify", "--format", "json", "--resolver", server.url, clip.stripped,
@@ -266,12 +270,14 @@ def test_verify_with_resolver_recovers_from_the_server(server: Server, clip: Cli
     assert json.loads(trimmed.stdout)[0]["recovered"]["manifest_id"] == registered
 
 
+@pytest.mark.slow
 def test_verify_with_an_unreachable_resolver_is_a_clear_error(clip: Clip) -> None:
     result = run_cli("verify", "--resolver", f"http://127.0.0.1:{free_port()}", clip.stripped)
     assert result.code == 1
     assert "cannot reach resolver" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_submissions_are_disabled_without_a_token(tmp_path: Path, clip: Clip) -> None:
     proc, url = start_server(tmp_path / "m.sqlite3", token=None)
     try:
@@ -282,6 +288,7 @@ def test_submissions_are_disabled_without_a_token(tmp_path: Path, clip: Clip) ->
         stop(proc)
 
 
+@pytest.mark.slow
 def test_trust_anchors_limit_submissions_to_trusted_signers(tmp_path: Path, clip: Clip, pki: DevPki,
                                                            other_pki: DevPki) -> None:
     proc, url = start_server(tmp_path / "m.sqlite3", "--trust-anchors", str(other_pki.root_ca))
@@ -298,6 +305,7 @@ def test_trust_anchors_limit_submissions_to_trusted_signers(tmp_path: Path, clip
         stop(proc)
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -39,6 +39,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_video_code_is_a_256_bit_iscc_video_code(clips: dict[str, Path]) -> None:
     import iscc_core as ic
 
@@ -60,6 +61,7 @@ def test_video_code_is_iscc_cores_code_of_the_frame_signatures(clips: dict[str, 
     assert long_body[:8] == short_body
 
 
+@pytest.mark.slow
 def test_reencoded_copy_is_near_and_other_content_is_far(clips: dict[str, Path], tmp_path: Path) -> None:
     smaller = tmp_path / "smaller.mp4"
     ffmpeg("-i", clips["testsrc2"], "-vf", "scale=160:120", "-c:v", "libx264", "-crf", "28", smaller)
@@ -115,6 +117,7 @@ def test_assertion_follows_the_soft_binding_schema(clips: dict[str, Path]) -> No
         assert softbinding.SoftBinding.from_value(bytes(block["value"])).units == (segment.unit,)
 
 
+@pytest.mark.slow
 def test_segments_are_the_video_codes_of_two_second_windows_every_second(tmp_path: Path) -> None:
     import iscc_core as ic
 
@@ -156,6 +159,7 @@ def test_query_windows_line_up_with_the_segment_grid_wherever_the_cut(frames: in
     assert softbinding.query_positions(span - 1) == []
 
 
+@pytest.mark.slow
 def test_query_windows_sample_like_segments(tmp_path: Path) -> None:
     """A lookup's windows come from 25 fps signatures, 200 ms apart: some window of an uncut copy
     samples exactly the frames of its first segment, and its whole-clip code is the standard one."""
@@ -168,6 +172,7 @@ def test_query_windows_sample_like_segments(tmp_path: Path) -> None:
     assert len(windows) == len(query.segments) <= softbinding.QUERY_SEGMENTS
 
 
+@pytest.mark.slow
 def test_trimmed_copy_is_near_through_its_segments_and_other_content_is_far(tmp_path: Path,
                                                                            clips: dict[str, Path]) -> None:
     original = make_clip(tmp_path / "zoom.mp4", seconds=8, source="mandelbrot", size="320x240", rate=25,
@@ -251,6 +256,7 @@ def test_undecodable_video_gives_a_clear_error(tmp_path: Path, clips: dict[str, 
     assert str(broken) in caught.value.message and "\n" not in caught.value.message
 
 
+@pytest.mark.slow
 def test_cli_sign_records_and_registers_by_default(clips: dict[str, Path], pki: DevPki, tmp_path: Path) -> None:
     store = tmp_path / "manifests.sqlite3"
     env = {"PROVENANCE_STORE": str(store)}

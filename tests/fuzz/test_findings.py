@@ -239,6 +239,7 @@ def _toggles_offsets(seed: Seed) -> list[int]:
     return [base + node.payload[0] + 16 for node in active_manifest(seed.store).walk() if node.type == b"jumd"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mp4", "webm"])
 def test_reserved_description_toggles_are_not_signed(name: str, fuzz_seeds: dict[str, Seed],
                                                      verifiers: tuple[Verifier, Verifier], tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ def sign_cli(token: Token, clip: Path, out: Path, *args: object, env: dict[str, 
     return run_cli("sign", clip, "-o", out, *args, env={**token.env, **(env or {})})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_every_algorithm_signs_on_the_token(tmp_path: Path, clip: Path, token: Token, alg: str) -> None:
     creds = signers.load_credentials(token.uri(alg), cert=token.chains[alg], pkcs11_module=token.module, pin=pin(),
@@ -182,6 +183,7 @@ def test_private_keys_are_not_extractable(token: Token) -> None:
             assert key[Attribute.SENSITIVE] and not key[Attribute.EXTRACTABLE]
 
 
+@pytest.mark.slow
 def test_cli_signs_with_uri_module_and_pin_from_environment(tmp_path: Path, clip: Path, token: Token) -> None:
     out = tmp_path / "out.mp4"
     result = sign_cli(token, clip, out, "--cert", token.chains["ps384"], "--key", token.uri("ps384"),
@@ -196,6 +198,7 @@ def test_cli_signs_with_uri_module_and_pin_from_environment(tmp_path: Path, clip
     assert [v["verdict"] for v in json.loads(checked.stdout)] == ["trusted", "trusted"]
 
 
+@pytest.mark.slow
 def test_chain_read_from_the_token_when_no_cert_is_given(tmp_path: Path, clip: Path, token: Token) -> None:
     out = tmp_path / "out.mp4"
     result = sign_cli(token, clip, out, "--key", token.uri("es256", id="%65%73%32%35%36"),
@@ -206,6 +209,7 @@ def test_chain_read_from_the_token_when_no_cert_is_given(tmp_path: Path, clip: P
     assert verdict.signer is not None and len(verdict.signer.chain_pem) == 2  # leaf + intermediate from the token
 
 
+@pytest.mark.slow
 def test_timestamped_signature_from_the_token(tmp_path: Path, clip: Path, token: Token) -> None:
     from tests.support.tsa import running_tsa
 
@@ -221,6 +225,7 @@ def test_timestamped_signature_from_the_token(tmp_path: Path, clip: Path, token:
     assert stamp["tsa"] == tsa.pki.tsa_subject and stamp["trusted"] is True
 
 
+@pytest.mark.slow
 def test_wrong_pin_is_one_clear_error_without_the_pin(tmp_path: Path, clip: Path, token: Token) -> None:
     out = tmp_path / "out.mp4"
     wrong_pin = "999999"
@@ -256,6 +261,7 @@ def test_pin_from_file_source(tmp_path: Path, clip: Path, token: Token) -> None:
                                  cert=token.chains["es256"], pkcs11_module=token.module, pin=None)
 
 
+@pytest.mark.slow
 def test_token_problems_are_refused_before_signing(tmp_path: Path, clip: Path, token: Token) -> None:
     out = tmp_path / "out.mp4"
     unknown = sign_cli(token, clip, out, "--cert", token.chains["es256"], "--key", token.uri("es256", object="nope"),

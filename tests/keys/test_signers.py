@@ -34,7 +34,7 @@ from tests.support.pki import CertAuthority, SignerFiles, signer_files
 
 PASSPHRASE = "correct horse battery staple 7"
 
-# An external signer as the README describes it: bytes on stdin, signature on stdout.
+# An external signer as docs/signing-and-keys.md describes it: bytes on stdin, signature on stdout.
 SIGNER_SCRIPT = r'''
 import os, sys
 from cryptography.hazmat.primitives import hashes, serialization
@@ -137,6 +137,7 @@ def test_every_algorithm_with_a_key_file(tmp_path: Path, clip: Path, keys: dict[
     assert_trusted(out, ca_root)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_every_algorithm_through_a_signer_command(tmp_path: Path, clip: Path, keys: dict[str, SignerFiles],
                                                   ca_root: Path, signer_script: Path, alg: str) -> None:
@@ -150,9 +151,10 @@ def test_every_algorithm_through_a_signer_command(tmp_path: Path, clip: Path, ke
     assert_trusted(out, ca_root)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command (`make test-deps` installs it)")
 def test_openssl_as_signer_command(tmp_path: Path, clip: Path, keys: dict[str, SignerFiles], ca_root: Path) -> None:
-    """The README's examples: openssl signs, c2pa gets a valid signature for each algorithm family."""
+    """docs/signing-and-keys.md's examples: openssl signs, c2pa gets a valid signature for each algorithm family."""
     cases = {
         "es384": "openssl dgst -sha384 -sign {key}",
         "ps256": "openssl dgst -sha256 -sign {key} -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest",
@@ -176,6 +178,7 @@ def encrypted(ca: CertAuthority, tmp_path_factory: pytest.TempPathFactory) -> Si
     return signer_files(ca, tmp_path_factory.mktemp("enc"), "es256", passphrase=PASSPHRASE.encode())
 
 
+@pytest.mark.slow
 def test_encrypted_pem_with_passphrase_from_environment(tmp_path: Path, clip: Path, encrypted: SignerFiles,
                                                         ca_root: Path) -> None:
     assert b"ENCRYPTED" in encrypted.key_path.read_bytes()
@@ -188,6 +191,7 @@ def test_encrypted_pem_with_passphrase_from_environment(tmp_path: Path, clip: Pa
                                *key_material(encrypted.key_path.read_bytes(), private_key_pem(encrypted.key))])
 
 
+@pytest.mark.slow
 def test_encrypted_pem_wrong_or_missing_passphrase(tmp_path: Path, clip: Path, encrypted: SignerFiles) -> None:
     out = tmp_path / "out.mp4"
     wrong = run_cli("sign", clip, "-o", out, "--cert", encrypted.chain_path, "--key", encrypted.key_path,
@@ -260,6 +264,7 @@ def test_encrypted_pem_prompts_on_a_terminal(tmp_path: Path, clip: Path, encrypt
     assert_trusted(out, ca_root)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protected", [True, False])
 def test_pkcs12_bundle_brings_its_chain(tmp_path: Path, clip: Path, ca: CertAuthority, ca_root: Path,
                                         protected: bool) -> None:
@@ -303,6 +308,7 @@ def test_pem_key_needs_cert(tmp_path: Path, clip: Path, keys: dict[str, SignerFi
     assert "--cert is required" in one_line_error(result)
 
 
+@pytest.mark.slow
 def test_pem_file_with_key_and_chain_needs_no_cert(tmp_path: Path, clip: Path, keys: dict[str, SignerFiles],
                                                    ca_root: Path) -> None:
     files = keys["ed25519"]
@@ -345,6 +351,7 @@ def test_signer_command_with_the_wrong_key_is_refused_before_signing(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_signer_command_failures(tmp_path: Path, clip: Path, keys: dict[str, SignerFiles],
                                  signer_script: Path) -> None:
     files = keys["es256"]
@@ -402,6 +409,7 @@ def test_usage_errors_for_signer_command() -> None:
 # --- security: secrets never shown; key files private ---
 
 
+@pytest.mark.slow
 def test_no_key_material_in_verbose_output(tmp_path: Path, clip: Path, keys: dict[str, SignerFiles],
                                            ca: CertAuthority) -> None:
     files = keys["ps256"]

@@ -117,6 +117,7 @@ def test_a_library_error_is_printed_as_its_one_line(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == "provenance: error: nothing to do (hint: Give it something.)\n"
 
 
+@pytest.mark.slow
 def test_verbose_verify_says_which_way_without_c2pa_loader_noise(signed_clip: Path) -> None:
     fast = run_cli("--verbose", "verify", signed_clip, env={"PROVENANCE_FAST_VERIFY_MIN_BYTES": "0"})
     assert fast.code == 0
@@ -127,6 +128,7 @@ def test_verbose_verify_says_which_way_without_c2pa_loader_noise(signed_clip: Pa
     assert full.stdout == fast.stdout
 
 
+@pytest.mark.slow
 def test_sign_then_verify_exit_codes(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
     out = tmp_path / "signed.mp4"
     signed = run_cli("sign", clip, "-o", out, *sign_args(pki), "--generator", "Sora", "--generator-version", "2")
@@ -178,6 +180,7 @@ def test_unreadable_trust_anchors_is_usage_error(tmp_path: Path, signed_clip: Pa
     assert_one_line_error(result.stderr)
 
 
+@pytest.mark.slow
 def test_sign_refusals(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPki) -> None:
     existing = tmp_path / "exists.mp4"
     existing.write_bytes(b"old")
@@ -192,6 +195,7 @@ def test_sign_refusals(tmp_path: Path, clip: Path, pki: DevPki, other_pki: DevPk
     assert not (tmp_path / "m.mp4").exists()
 
 
+@pytest.mark.slow
 def test_sidecar_formats_via_cli(tmp_path: Path, pki: DevPki) -> None:
     src = make_clip(tmp_path / "in.webm", "webm")
     out = tmp_path / "out.webm"
@@ -214,6 +218,7 @@ def test_inspect(signed_clip: Path, clip: Path) -> None:
     assert_one_line_error(unsigned.stderr)
 
 
+@pytest.mark.slow
 def test_format_variables_belong_to_their_command(signed_clip: Path) -> None:
     as_json = run_cli("verify", signed_clip, env={"PROVENANCE_VERIFY_FORMAT": "json"})
     assert json.loads(as_json.stdout)[0]["verdict"] == "valid"
@@ -237,6 +242,7 @@ def test_keys_init_reads_its_own_algorithm_variable(tmp_path: Path) -> None:
     assert created.code == 0 and "algorithm:     es384" in created.stdout
 
 
+@pytest.mark.slow
 def test_check_trust_anchors_option_over_policy_over_default_file(tmp_path: Path, signed_clip: Path, pki: DevPki,
                                                                  other_pki: DevPki) -> None:
     (tmp_path / "media").mkdir()

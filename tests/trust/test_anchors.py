@@ -31,6 +31,7 @@ def verify_json(*args: object, env: dict[str, str] | None = None) -> tuple[int, 
 # --- --allowed-signer: pinning in our own layer ---
 
 
+@pytest.mark.slow
 def test_pinned_signer_passes(signed_clip: Path, pki: DevPki) -> None:
     code, verdict, _ = verify_json(signed_clip, "--allowed-signer", leaf_fingerprint(pki))
     assert code == 0 and verdict["trust_failures"] == []
@@ -94,6 +95,7 @@ def config_env(home: Path) -> dict[str, str]:
     return {"XDG_CONFIG_HOME": str(home), "PROVENANCE_TRUST_ANCHORS": "", "PROVENANCE_TSA_TRUST_ANCHORS": ""}
 
 
+@pytest.mark.slow
 def test_per_user_default_anchors(tmp_path: Path, signed_clip: Path, pki: DevPki, other_pki: DevPki) -> None:
     env = config_env(tmp_path)
     paths = run_cli("trust", "paths", env=env)

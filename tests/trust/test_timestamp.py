@@ -64,6 +64,7 @@ def verify_json(*args: object) -> tuple[int, dict]:  # type: ignore[type-arg]
     return result.code, json.loads(result.stdout)[0]
 
 
+@pytest.mark.slow
 def test_verify_shows_timestamp_time_and_authority(stamped: tuple[Path, dt.datetime, dt.datetime], pki: DevPki,
                                                    tsa: RunningTsa) -> None:
     out, before, after = stamped
@@ -79,6 +80,7 @@ def test_verify_shows_timestamp_time_and_authority(stamped: tuple[Path, dt.datet
     assert f"signed at:     {stamp['time']} (timestamp by {tsa.pki.tsa_subject}, trusted)" in text.stdout
 
 
+@pytest.mark.slow
 def test_timestamp_trust_needs_tsa_anchors(stamped: tuple[Path, dt.datetime, dt.datetime], pki: DevPki,
                                            tsa: RunningTsa, other_tsa_root: Path) -> None:
     out = stamped[0]
@@ -134,6 +136,7 @@ def expired(tmp_path_factory: pytest.TempPathFactory, clip: Path, tsa: RunningTs
     return ExpiredSigner(outputs[0], outputs[1], ca.write_root(directory / "root.pem"), not_after)
 
 
+@pytest.mark.slow
 def test_timestamp_keeps_an_expired_signature_valid(expired: ExpiredSigner, tsa: RunningTsa) -> None:
     code, verdict = verify_json(expired.with_timestamp, "--trust-anchors", expired.root,
                                 "--tsa-trust-anchors", tsa.pki.root_ca)
@@ -143,6 +146,7 @@ def test_timestamp_keeps_an_expired_signature_valid(expired: ExpiredSigner, tsa:
     assert verdict["timestamp"]["trusted"] is True
 
 
+@pytest.mark.slow
 def test_without_timestamp_the_expiry_is_reported(expired: ExpiredSigner, tsa: RunningTsa) -> None:
     code, verdict = verify_json(expired.without_timestamp, "--trust-anchors", expired.root)
     assert code == 1 and verdict["verdict"] == "invalid"
@@ -259,6 +263,7 @@ def test_trust_show_includes_the_tsa_chain(stamped: tuple[Path, dt.datetime, dt.
     assert "timestamp:" in text and "[0] tsa" in text
 
 
+@pytest.mark.slow
 def test_failing_tsa_fails_signing_and_leaves_nothing(tmp_path: Path, pki: DevPki) -> None:
     src = make_clip(tmp_path / "src.mp4")
     with running_tsa(tmp_path / "broken-tsa") as broken:
