@@ -27,11 +27,7 @@ def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False)
                 raise LimitExceeded(f"the file has more than {limits.MAX_BOXES_FOR_C2PA:,} boxes, too many to inspect")
             stream.seek(0)
             if found.stores == 0 and sidecar.is_file():
-                with open(sidecar, "rb") as side:
-                    detached = side.read(limits.MAX_MANIFEST_STORE_BYTES + 1)
-                if len(detached) > limits.MAX_MANIFEST_STORE_BYTES:
-                    raise LimitExceeded(f"its sidecar {sidecar.name} is over the manifest store limit")
-                reader = c2pa.Reader(kind.mime, stream, detached)
+                reader = c2pa.Reader(kind.mime, stream, jumbf.read_sidecar(sidecar))
             elif not kind.embeddable:
                 reader = None
             else:

@@ -136,11 +136,7 @@ class Verifier:
     def _read_with_sidecar(self, stream: BinaryIO, kind: media_mod.MediaType, sidecar: Path) -> ManifestReport:
         import c2pa
 
-        with open(sidecar, "rb") as side:
-            detached = side.read(limits.MAX_MANIFEST_STORE_BYTES + 1)
-        if len(detached) > limits.MAX_MANIFEST_STORE_BYTES:
-            raise LimitExceeded(f"its sidecar {sidecar.name} is over the manifest store limit of "
-                                f"{limits.MAX_MANIFEST_STORE_BYTES:,} bytes")
+        detached = jumbf.read_sidecar(sidecar)
         stream.seek(0)
         reader = c2pa.Reader(kind.mime, stream, detached, context=self._c2pa_context())
         return self._report(reader, detached, "sidecar")

@@ -12,6 +12,7 @@ import contextlib
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from provenance import limits
@@ -324,3 +325,13 @@ def x5chain(cose_sign1: bytes) -> list[bytes]:
     if isinstance(chain, (list, tuple)):
         return [c for c in chain if isinstance(c, bytes)]
     return []
+
+
+def read_sidecar(sidecar: Path) -> bytes:
+    """A `.c2pa` sidecar's bytes, refused (LimitExceeded) above the manifest store limit rather than cut short."""
+    with open(sidecar, "rb") as side:
+        detached = side.read(limits.MAX_MANIFEST_STORE_BYTES + 1)
+    if len(detached) > limits.MAX_MANIFEST_STORE_BYTES:
+        raise LimitExceeded(f"its sidecar {sidecar.name} is over the manifest store limit of "
+                            f"{limits.MAX_MANIFEST_STORE_BYTES:,} bytes")
+    return detached

@@ -125,7 +125,6 @@ def _roles(certs: Sequence[x509.Certificate], leaf_role: str) -> list[Certificat
 
 def read_manifest_store(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     """The raw manifest store of a file (embedded, or its .c2pa sidecar) without validating it."""
-    from provenance import limits
     from provenance import media as media_mod
     from provenance._formats import jumbf
 
@@ -137,8 +136,7 @@ def read_manifest_store(path: str | os.PathLike[str]) -> tuple[bytes, str]:
         with open(p, "rb") as stream:
             store = jumbf.manifest_store_bytes(stream, os.fstat(stream.fileno()).st_size, kind)
         if not store and sidecar.is_file():
-            with open(sidecar, "rb") as side:
-                return side.read(limits.MAX_MANIFEST_STORE_BYTES), "sidecar"
+            return jumbf.read_sidecar(sidecar), "sidecar"
     except OSError as e:
         raise MediaError(f"{p}: {e.strerror or e}") from e
     if not store:
