@@ -9,7 +9,7 @@ from pathlib import Path
 import c2pa
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -25,7 +25,7 @@ from provenance.errors import (
     UsageError,
 )
 from provenance.keys import signers
-from provenance.keys.pki import DOCUMENT_SIGNING, DevPki, init_dev_pki
+from provenance.keys.pki import DOCUMENT_SIGNING, DevPki, build_certificate, init_dev_pki
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
@@ -193,17 +193,12 @@ def _leaf(pki: DevPki, *, eku: list[x509.ObjectIdentifier] | None, ca: bool = Fa
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
     not_after = not_after or now + dt.timedelta(days=30)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd leaf")]))
-               .issuer_name(chain[0].subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(min(now, not_after) - dt.timedelta(days=2))
-               .not_valid_after(not_after)
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(True, False, False, False, False, ca, ca, False, False), critical=True))
-    if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    cert = builder.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    cert = build_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd leaf")]), key.public_key(), chain[0].subject,
+        issuer_key,  # type: ignore[arg-type]
+        not_before=min(now, not_after) - dt.timedelta(days=2), not_after=not_after, ca=ca,
+        key_usage=x509.KeyUsage(True, False, False, False, False, ca, ca, False, False),
+        extended_key_usages=eku or (), subject_key_id=False, authority_key_id=False)
     return cert, key
 
 
