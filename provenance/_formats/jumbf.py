@@ -102,7 +102,10 @@ def _bmff_children(f: BinaryIO, start: int, end: int, walk: _Walk, depth: int) -
         box_type, header, box_size = found.type, found.length, found.size
         walk.visit()
         if box_type in _BMFF_CONTAINERS:
-            # `meta` is a FullBox in MP4 (4 bytes of version/flags first); QuickTime's is not.
+            # `meta` is a FullBox in MP4 (4 bytes of version/flags first); QuickTime's is not: its first
+            # child, the `hdlr` box, starts right after the header.
+            if box_type == b"meta":
+                f.seek(offset + header)
             skip = 4 if box_type == b"meta" and f.read(8)[4:8] != b"hdlr" else 0
             _bmff_children(f, offset + header + skip, offset + box_size, walk, depth + 1)
         offset += box_size

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,18 @@ def test_a_64_bit_box_header_cut_short_gives_nothing() -> None:
     store = (8 + len(inner)).to_bytes(4, "big") + b"jumb" + inner
     assert jumbf.manifest_box(store) is None
     assert jumbf.signature_of(store, None) is None
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+@pytest.mark.parametrize("full_box", [True, False])
+def test_the_boxes_inside_an_mp4_or_quicktime_meta_are_counted(full_box: bool) -> None:
+    """MP4's `meta` is a FullBox (version and flags before its children), QuickTime's is not: both count
+    their hdlr and the 3 boxes after it (the walk used to read the wrong bytes and lose QuickTime's)."""
+    children = _box(b"hdlr", b"\x00" * 24) + _box(b"free", b"") * 3
+    meta = _box(b"meta", (b"\x00" * 4 if full_box else b"") + children)
+    data = _box(b"ftyp", b"isom\x00\x00\x02\x00") + _box(b"moov", _box(b"udta", meta))
+    found = jumbf.scan(io.BytesIO(data), len(data), media.MP4)
+    assert found.units == 2 + 1 + 1 + 4  # ftyp, moov; udta; meta; hdlr and 3 free
