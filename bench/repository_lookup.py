@@ -214,7 +214,7 @@ def sqlite_repo() -> Iterator[Repository]:
 
 @contextmanager
 def postgres_repo(shared_buffers: str) -> Iterator[Repository]:
-    from tests.postgres import throwaway_server
+    from tests.support.postgres import throwaway_server
 
     with throwaway_server({"shared_buffers": shared_buffers}) as url, PostgresRepository(url) as repo:
         yield repo
