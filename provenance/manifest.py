@@ -13,6 +13,9 @@ AI_TRAINING_CHOICES = ("allowed", "notAllowed", "constrained")
 # For --parent: did the edit generate the whole result, or mix AI into captured footage?
 EDIT_SOURCE_TYPES = {"trained": TRAINED_ALGORITHMIC_MEDIA, "composite": COMPOSITE_WITH_TRAINED}
 PARENT_INGREDIENT_LABEL = "parent"
+# The C2PA specification version the manifests are written to (`claim_generator_info.specVersion`, SemVer):
+# the Conformance Program's spec-2.4 rubric requires it.
+SPEC_VERSION = "2.4.0"
 _TRAINING_ENTRIES = (
     "c2pa.ai_generative_training",
     "c2pa.ai_inference",
@@ -79,14 +82,17 @@ def training_mining(choice: str) -> dict[str, Any]:
 
 def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]:
     """The manifest definition c2pa's Builder signs for a clip."""
+    # `created`: the claim generator made these (created_assertions, not gathered ones); and the actions
+    # listed are all there were, so no reader has to guess at missing steps.
     assertions: list[dict[str, Any]] = [
-        {"label": "c2pa.actions.v2", "data": {"actions": actions(d, has_parent=has_parent)}}
+        {"label": "c2pa.actions.v2", "created": True,
+         "data": {"actions": actions(d, has_parent=has_parent), "allActionsIncluded": True}}
     ]
     if d.ai_training:
         assertions.append(training_mining(d.ai_training))
     assertions.extend(d.extra_assertions)
     return {
-        "claim_generator_info": [{"name": "provenance", "version": __version__}],
+        "claim_generator_info": [{"name": "provenance", "version": __version__, "specVersion": SPEC_VERSION}],
         "title": d.title or title,
         "assertions": assertions,
     }

@@ -29,12 +29,15 @@ class ManifestBuilders:
     opened: list[Any] = field(default_factory=list)
 
     def new(self, late: Sequence[dict[str, Any]], hash_binding: dict[str, Any] | None = None) -> Any:
-        """A builder for the manifest, with `late` assertions last, as Builder.sign would have them."""
+        """A builder for the manifest, its assertions in the order Builder.sign gives them: the created ones
+        (`late` after the definition's), the hash binding, then the gathered ones."""
         import c2pa
 
         definition = dict(self.definition)
-        first = [hash_binding] if hash_binding is not None else []
-        definition["assertions"] = [*first, *self.definition.get("assertions", []), *late]
+        assertions = [*self.definition.get("assertions", []), *late]
+        binding = [hash_binding] if hash_binding is not None else []
+        definition["assertions"] = [*(a for a in assertions if a.get("created")), *binding,
+                                    *(a for a in assertions if not a.get("created"))]
         try:
             context = signing_context(self.credentials.c2pa_signer())
             self.opened.append(context)

@@ -200,6 +200,7 @@ class SoftBinding:
         blocks += [{"scope": s.scope(), "value": list(ic.encode_seq([s.unit]))} for s in self.segments]
         return {
             "label": LABEL,
+            "created": True,  # computed by the claim generator from the content: a created assertion
             "data": {
                 "alg": ALG,
                 "blocks": blocks,
