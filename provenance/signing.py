@@ -201,9 +201,8 @@ def sign_and_register(
     if soft_binding:
         repository = open_repository(store)
         assert repository is not None  # create=True always opens one
-        repository_file = getattr(repository, "path", None)  # the SQLite manifest repository, when that is the store
-        if isinstance(repository_file, Path):
-            files["manifest repository"] = repository_file
+        if repository.file is not None:
+            files["manifest repository"] = repository.file
     try:
         result = sign(source, output, credentials, disclosure, parent=parent, sidecar=sidecar, force=force,
                       soft_binding=soft_binding, protected=files)

@@ -31,6 +31,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, TypeVar
 
@@ -184,6 +185,11 @@ class Repository(ABC):
     def location(self) -> str:
         """Where the rows live, for messages (never with a password)."""
         return self._location
+
+    @property
+    def file(self) -> Path | None:
+        """The local file holding the rows, when there is one (outputs must never overwrite it)."""
+        return None
 
     @property
     def result_limit(self) -> int:

@@ -121,6 +121,11 @@ class SqliteRepository(Repository):
             self._db.executemany("INSERT OR IGNORE INTO code_keys (band_key, code) VALUES (?, ?)",
                                  [(key, cursor.lastrowid) for key in band_keys(code)])
 
+    @property
+    def file(self) -> Path:
+        """The SQLite file."""
+        return self.path
+
     def add_many(self, entries: Iterable[Entry]) -> int:
         """Store entries in one transaction; returns how many were new (an existing manifest id is kept)."""
         added = 0
