@@ -7,7 +7,10 @@ closed. `errors.run` then prints one line and exits with 128 + the signal number
 Some places must not raise, because the exception would be lost. Above all a Python callback that
 c2pa's native code is calling (stream reads/writes, a signer callback): ctypes swallows an exception
 leaving a callback and hands c2pa a garbage return value. Also the rest of c2pa-python, which
-swallows BaseException in some teardown paths, and `__del__` methods. There the handler only records
+swallows BaseException in some teardown paths, `__del__` methods, and a fork on its way (starting a
+child): the at-fork hooks (e.g. concurrent.futures' lock acquire/release pair) are called from C,
+which prints what they raise and carries on with the pair broken, and a `Popen` that never returns
+leaves its child unowned. There the handler only records
 the signal and installs a profile hook, which
 
 1. makes the c2pa callbacks fail cleanly: at a builtin call in a callback's own body, which lies
@@ -72,13 +75,29 @@ def _is_callback(frame: FrameType) -> bool:
     return frame.f_code.co_name in C2PA_CALLBACKS and frame.f_code.co_filename == _c2pa_file()
 
 
+# (module, function) pairs that fork: an interrupt waits until the child exists and is owned.
+_FORKING = (("subprocess", "__init__"), ("subprocess", "_execute_child"), ("multiprocessing.popen_fork", "_launch"))
+
+
+def _forking_files() -> dict[str, frozenset[str]]:
+    files: dict[str, set[str]] = {}
+    for module, function in _FORKING:
+        path = getattr(sys.modules.get(module), "__file__", None)
+        if path is not None:
+            files.setdefault(path, set()).add(function)
+    return {path: frozenset(names) for path, names in files.items()}
+
+
 def _must_not_raise(frame: FrameType | None) -> bool:
-    """Whether an exception raised here could be lost: inside c2pa-python or inside a `__del__`
-    (Python only prints what leaves one)."""
+    """Whether an exception raised here could be lost: inside c2pa-python, a `__del__` (Python only
+    prints what leaves one) or a fork."""
     c2pa_file = _c2pa_file()
+    forking = _forking_files()
     while frame is not None:
         code = frame.f_code
         if code.co_name == "__del__" or code.co_filename == c2pa_file:
+            return True
+        if code.co_name in forking.get(code.co_filename, ()):
             return True
         frame = frame.f_back
     return False
