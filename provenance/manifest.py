@@ -16,11 +16,14 @@ PARENT_INGREDIENT_LABEL = "parent"
 # The C2PA specification version the manifests are written to (`claim_generator_info.specVersion`, SemVer):
 # the Conformance Program's spec-2.4 rubric requires it.
 SPEC_VERSION = "2.4.0"
+# The CAWG training-and-data-mining assertion (CAWG 1.x), which replaced C2PA 1.x's deprecated
+# c2pa.training-mining: the Conformance Program's rubric counts the old label as unsupported.
+TRAINING_MINING_LABEL = "cawg.training-mining"
 _TRAINING_ENTRIES = (
-    "c2pa.ai_generative_training",
-    "c2pa.ai_inference",
-    "c2pa.ai_training",
-    "c2pa.data_mining",
+    "cawg.ai_generative_training",
+    "cawg.ai_inference",
+    "cawg.ai_training",
+    "cawg.data_mining",
 )
 
 
@@ -73,11 +76,11 @@ def actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
 
 
 def training_mining(choice: str) -> dict[str, Any]:
-    """The c2pa.training-mining assertion giving every AI use the same answer (`choice`)."""
+    """The CAWG training-and-data-mining assertion giving every AI use the same answer (`choice`)."""
     entry: dict[str, Any] = {"use": choice}
     if choice == "constrained":
         entry["constraint_info"] = "See the publisher's terms for permitted uses."
-    return {"label": "c2pa.training-mining", "data": {"entries": {name: dict(entry) for name in _TRAINING_ENTRIES}}}
+    return {"label": TRAINING_MINING_LABEL, "data": {"entries": {name: dict(entry) for name in _TRAINING_ENTRIES}}}
 
 
 def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]:

@@ -54,9 +54,9 @@ def test_manifest_declares_ai_generation(tmp_path: Path, clip: Path, pki: DevPki
     assert manifest["title"] == "A cat"
     info = manifest["claim_generator_info"][0]
     assert info["name"] == "provenance" and info["version"]
-    entries = assertion(manifest, "c2pa.training-mining")["entries"]
+    entries = assertion(manifest, "cawg.training-mining")["entries"]
     assert {e["use"] for e in entries.values()} == {"notAllowed"}
-    assert "c2pa.ai_generative_training" in entries
+    assert "cawg.ai_generative_training" in entries
 
 
 def test_parent_makes_opened_then_edited(tmp_path: Path, clip: Path, signed_clip: Path, pki: DevPki) -> None:
