@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from provenance.errors import UsageError
 from provenance.keys.pki import DevPki
+from provenance.media import sidecar_path as media_sidecar
 from provenance_cli.errors import run
 from tests.support.cli import run_cli
 from tests.support.clips import make_clip
@@ -260,3 +262,24 @@ def test_check_trust_anchors_option_over_policy_over_default_file(tmp_path: Path
     (tmp_path / "provenance.toml").write_text(f'trust_anchors = "{pki.root_ca}"\n')
     assert anchors_used() == (0, pki.root_ca.resolve())
     assert anchors_used("--trust-anchors", other_pki.root_ca) == (1, other_pki.root_ca.resolve())
+
+
+@pytest.mark.slow
+def test_every_output_gets_the_mode_a_new_file_gets_and_keys_stay_private(tmp_path: Path, pki: DevPki) -> None:
+    # Run under a known umask, so "what a new file gets" is a number: 0o666 & ~0o027.
+    umask = os.umask(0o027)
+    try:
+        webm = make_clip(tmp_path / "clip.webm", "webm")
+        signed = tmp_path / "signed.webm"
+        sign = run_cli("sign", webm, "-o", signed, "--cert", pki.signer_chain, "--key", pki.signer_key)
+        report = tmp_path / "report.json"
+        check = run_cli("check", tmp_path, "--format", "json", "--output", report)
+        keys = run_cli("keys", "init", tmp_path / "keys")
+    finally:
+        os.umask(umask)
+    assert sign.code == 0, sign.stderr
+    assert check.code in (0, 1), check.stderr
+    assert keys.code == 0, keys.stderr
+    for output in (signed, media_sidecar(signed), report):
+        assert output.stat().st_mode & 0o777 == 0o640, output
+    assert [p.stat().st_mode & 0o777 for p in (tmp_path / "keys").glob("*.key")] == [0o600]
