@@ -191,8 +191,9 @@ class SoftBinding:
         """The `c2pa.soft-binding` assertion for a manifest definition.
 
         The whole clip comes first (empty scope), then one block per segment (timespan scope).
-        Block values are given as lists of byte values, as iscc-sdk does: c2pa-rs stores them as
-        CBOR, and IEP-0020 readers accept them; c2pa's reader reports them back as base64.
+        The spec makes a block value a CBOR byte string; c2pa's Builder takes the definition as JSON,
+        which has none, so values are lists of byte values (as iscc-sdk writes them), stored as CBOR
+        arrays. c2pa-rs reads both forms (serde_bytes) and reports either as base64; so does `from_manifest`.
         """
         import iscc_core as ic
 
