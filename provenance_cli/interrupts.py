@@ -76,28 +76,19 @@ def _is_callback(frame: FrameType) -> bool:
 
 
 # (module, function) pairs that fork: an interrupt waits until the child exists and is owned.
-_FORKING = (("subprocess", "__init__"), ("subprocess", "_execute_child"), ("multiprocessing.popen_fork", "_launch"))
-
-
-def _forking_files() -> dict[str, frozenset[str]]:
-    files: dict[str, set[str]] = {}
-    for module, function in _FORKING:
-        path = getattr(sys.modules.get(module), "__file__", None)
-        if path is not None:
-            files.setdefault(path, set()).add(function)
-    return {path: frozenset(names) for path, names in files.items()}
+_FORKING = frozenset({("subprocess", "__init__"), ("subprocess", "_execute_child"),
+                      ("multiprocessing.popen_fork", "_launch")})
 
 
 def _must_not_raise(frame: FrameType | None) -> bool:
     """Whether an exception raised here could be lost: inside c2pa-python, a `__del__` (Python only
     prints what leaves one) or a fork."""
     c2pa_file = _c2pa_file()
-    forking = _forking_files()
     while frame is not None:
         code = frame.f_code
         if code.co_name == "__del__" or code.co_filename == c2pa_file:
             return True
-        if code.co_name in forking.get(code.co_filename, ()):
+        if (frame.f_globals.get("__name__"), code.co_name) in _FORKING:
             return True
         frame = frame.f_back
     return False
