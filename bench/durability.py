@@ -4,14 +4,17 @@ Makes ≥ 50 distinct synthetic clips with ffmpeg (test sources, fractals, cellu
 motion, colour shifts; 3–20 s), signs each with `provenance.signing.sign(soft_binding=True)` and
 registers its manifest store in a fresh SQLite repository, then applies the transforms below to
 each signed clip and asks the repository to recover the manifest, through the same code `verify`
-uses (`compute_query` on the copy, then `Recoverer.best_match`: repository lookup, stand-alone
-validation of the recovered store, distance recomputed from its signed soft binding).
+uses (`lookup_query` on the copy, then `Recoverer.best_match`: repository lookup, stand-alone
+validation of the recovered store, distance recomputed from its signed soft binding, the copy placed
+on the signed clip's timeline).
 
-Printed: the recovery rate per transform (correct manifest found), what the whole-clip Video-Code
-alone would recover (the first release), how many matches a full scan finds that the band index
-missed, the false-match count (a manifest of another clip returned, over every query against every
-unrelated registered clip), the closest unrelated distances (whole clip and segments), a threshold
-sweep that shows why MATCH_THRESHOLD is where it is, and what the segments cost at signing.
+Printed: the recovery rate per transform (correct manifest found as the nearest match, as before
+issue 18; and found as a copy, matched in place on its timeline, the only kind presented as the
+original credentials since), what the whole-clip Video-Code alone would recover (the first
+release), how many matches a full scan finds that the band index missed, the false-match count (a
+manifest of another clip returned, over every query against every unrelated registered clip; and
+how many of them were called a copy), the closest unrelated distances (whole clip and segments), a
+threshold sweep that shows why MATCH_THRESHOLD is where it is, and what the segments cost at signing.
 Targets: ≥ 99 % strip, ≥ 95 % re-encode and downscale, ≥ 90 % trim, 0 false matches. The last
 three transforms have no target; they show cuts the 20 % head trim does not cover.
 
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +47,11 @@ from provenance.durability.recovery import Recoverer, register  # noqa: E402
 from provenance.durability.repository import Repository  # noqa: E402
 from provenance.durability.repository.interface import INDEX_REACH  # noqa: E402
 from provenance.durability.repository.sqlite import SqliteRepository  # noqa: E402
-from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, SoftBinding, compute_query, hamming  # noqa: E402
+from provenance.durability.softbinding import ALG, MATCH_THRESHOLD, Query, SoftBinding, hamming, lookup_query  # noqa: E402
 from provenance.keys import signers  # noqa: E402
 from provenance.keys.pki import init_dev_pki  # noqa: E402
 from provenance.manifest import Disclosure  # noqa: E402
-from provenance.verdict import Outcome  # noqa: E402
+from provenance.verdict import COPY, Outcome  # noqa: E402
 from provenance.verify import Verifier  # noqa: E402
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
@@ -129,7 +133,7 @@ class ClipResult:
     seconds: float
     manifest_store: bytes = b""
     signed: SoftBinding | None = None
-    queries: dict[str, SoftBinding] = field(default_factory=dict)
+    queries: dict[str, Query] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     still_signed_after_strip: bool = False
     work_seconds: float = 0.0
@@ -172,7 +176,7 @@ def process_clip(name: str, graph: str, seconds: float, size: str, rate: int, wo
                    *[a.format(**times) for a in after], "-threads", "1", str(out))
             if index == 0:
                 result.still_signed_after_strip = Verifier().verify(out).verdict is not Outcome.UNSIGNED
-            result.queries[transform] = compute_query(out, threads=1)
+            result.queries[transform] = lookup_query(out, threads=1)
         except Exception as e:  # reported, never hidden
             result.failures[transform] = f"{type(e).__name__}: {e}"
     result.work_seconds = time.perf_counter() - start
@@ -189,11 +193,16 @@ def main() -> int:
     if args.clips < 2:
         parser.error("--clips must be at least 2")
 
-    if args.keep is None:
-        with tempfile.TemporaryDirectory(prefix="provenance-durability-") as tmp:
-            return run(args, Path(tmp))
-    args.keep.mkdir(parents=True, exist_ok=True)
-    return run(args, args.keep)
+    return in_work_folder(args.keep, "provenance-durability-", lambda work: run(args, work))
+
+
+def in_work_folder(keep: Path | None, prefix: str, run: Callable[[Path], int]) -> int:
+    """`run` in the folder `keep` (created when missing), or in a temporary one removed afterwards."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            return run(Path(tmp))
+    keep.mkdir(parents=True, exist_ok=True)
+    return run(keep)
 
 
 def run(args: argparse.Namespace, work: Path) -> int:
@@ -217,7 +226,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     # The fingerprints, for looking at the numbers again without re-running ffmpeg.
     (work / "fingerprints.json").write_text(json.dumps({
         r.name: {"seconds": r.seconds, "signed": _units(r.signed) if r.signed else None,
-                 "copies": {t: _units(q) for t, q in r.queries.items()}, "failures": r.failures}
+                 "copies": {t: _units(q.binding) for t, q in r.queries.items()}, "failures": r.failures}
         for r in results}, indent=1))
 
     verifier = Verifier()
@@ -251,25 +260,35 @@ def report(results: list[ClipResult], own: dict[str, str], recoverer: Recoverer,
     print(f"\nmatch threshold: {MATCH_THRESHOLD} of 256 bits between any Video-Code of the copy (whole clip or "
           f"2-s window) and any of the signed clip (whole clip or 2-s segment); the index finds every stored code "
           f"within {INDEX_REACH} bits of the copy's whole-clip code")
-    print(f"\n{'transform':<28} {'recovered':>10} {'rate':>7} {'target':>7}       {'whole code ≤ 47':>15} "
-          f"{'index missed':>12}   distance to own manifest (median / p95 / max)")
-    false_matches = 0
+    print(f"\n{'transform':<28} {'recovered':>10} {'rate':>7} {'target':>7}       {'as copy':>7} "
+          f"{'whole code ≤ 47':>15} {'index missed':>12}   distance to own manifest (median / p95 / max)")
+    false_matches = false_copies = 0
+    left_similar: dict[str, list[str]] = {}  # transform → clips whose copy was found but only as similar
     first_release_false = 0
     unrelated_pairs = 0
     closest_unrelated: list[int] = []
     closest_whole: list[int] = []
     sweep: dict[str, list[int | None]] = {}
     for transform in TRANSFORMS:
-        recovered = whole_alone = missed = 0
+        recovered = as_copy = whole_alone = missed = 0
         distances: list[int] = []
         for r in results:
-            query = r.queries.get(transform)
-            if query is None or r.signed is None:
+            lookup = r.queries.get(transform)
+            if lookup is None or r.signed is None:
                 sweep.setdefault(transform, []).append(None)
                 continue
-            found = recoverer.best_match(query)
-            hit = found is not None and found.manifest_id == own[r.name]
+            query = lookup.binding
+            found = recoverer.best_match(lookup)
+            claimants = found.claimants if found is not None else ()
+            # Recovered: the first release's choice, the nearest (one signer here); as copy: matched in place.
+            nearest = min(claimants, key=lambda c: (c.distance, c.manifest_id), default=None)
+            hit = nearest is not None and nearest.manifest_id == own[r.name]
             recovered += hit
+            placed = any(c.manifest_id == own[r.name] and c.match == COPY for c in claimants)
+            as_copy += placed
+            if hit and not placed:
+                left_similar.setdefault(transform, []).append(r.name)
+            false_copies += sum(c.match == COPY and c.manifest_id != own[r.name] for c in claimants)
             d = query.distance(r.signed)
             whole = _whole(query, r.signed)
             whole_alone += whole is not None and whole <= FIRST_RELEASE_THRESHOLD
@@ -295,14 +314,16 @@ def report(results: list[ClipResult], own: dict[str, str], recoverer: Recoverer,
         spread = (f"{statistics.median(distances):5.1f} / {_p95(distances):3d} / {max(distances):3d}"
                   if distances else "-")
         print(f"{transform:<28} {recovered:>4}/{len(results):<5} {rate:>6.1%} "
-              f"{(f'{target:.0%}' if target else '-'):>7} {verdict:>5} {whole_alone / len(results):>15.1%} "
-              f"{missed:>12}   {spread}")
+              f"{(f'{target:.0%}' if target else '-'):>7} {verdict:>5} {as_copy / len(results):>7.1%} "
+              f"{whole_alone / len(results):>15.1%} {missed:>12}   {spread}")
+    for transform, names in left_similar.items():
+        print(f"  found, but only similar: {transform}: {', '.join(names)}")
     pairs = list(itertools.combinations(results, 2))
     original_distances = [d for a, b in pairs if a.signed and b.signed
                           for d in [a.signed.distance(b.signed)] if d is not None]
     unrelated_sorted = sorted(closest_unrelated)
     print(f"\nfalse matches: {false_matches} (queries of every transformed copy against all "
-          f"{unrelated_pairs} unrelated registered clips)")
+          f"{unrelated_pairs} unrelated registered clips); called a copy: {false_copies}")
     print(f"closest unrelated distances (any code of the copy vs any code of another clip): {unrelated_sorted[:8]}")
     print(f"closest unrelated whole-clip codes: {sorted(closest_whole)[:8]}; the first release's rule "
           f"(whole code ≤ {FIRST_RELEASE_THRESHOLD}) would give {first_release_false} false matches here")

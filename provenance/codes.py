@@ -99,6 +99,42 @@ def explain(code: str) -> str:
     return f"validation check {code} failed" + (f" ({family})" if family != code else "")
 
 
+# What an ingredient's failure code says about it, in words that follow "its ingredient 'X'"; most telling first.
+INGREDIENT_PROBLEMS = {
+    "claimSignature.mismatch": "has a broken signature",
+    "claimSignature.missing": "has a broken signature",
+    "ingredient.claimSignature.mismatch": "has a broken signature",
+    **dict.fromkeys(sorted(HARD_BINDING_MISMATCH), "was altered after it was signed"),
+    "ingredient.manifest.mismatch": "does not match the credentials recorded for it when this clip was signed",
+    "ingredient.hashedURI.mismatch": "does not match the credentials recorded for it when this clip was signed",
+    "ingredient.manifest.missing": "has lost the credentials recorded for it",
+    "signingCredential.revoked": "was signed with a revoked certificate",
+    "signingCredential.ocsp.revoked": "was signed with a revoked certificate",
+    EXPIRED: "was signed with an expired certificate",
+    "claimSignature.outsideValidity": "was signed outside its certificate's validity period",
+    "signingCredential.invalid": "was signed with a certificate not allowed for C2PA signing",
+    UNTRUSTED: "has a signer not on your trust list",
+}
+_INGREDIENT_FAMILIES = {
+    "assertion": "has an assertion that fails validation",
+    "timeStamp": "has a timestamp that fails validation",
+    "signingCredential": "has a signing certificate that fails validation",
+}
+_RANK = {phrase: rank for rank, phrase in enumerate(dict.fromkeys(INGREDIENT_PROBLEMS.values()))}
+
+
+def ingredient_problem(failure_codes: Iterable[str]) -> str:
+    """An ingredient's failure codes in plain words that follow "its ingredient 'X'" ("has a broken signature").
+
+    An untrusted signer is only named when nothing worse is wrong, as for the file's own codes."""
+    found = list(failure_codes)
+    found = [c for c in found if c != UNTRUSTED] or found
+    phrases = {INGREDIENT_PROBLEMS.get(c) or _INGREDIENT_FAMILIES.get(c.split(".", 1)[0],
+                                                                    "has credentials that fail validation")
+               for c in found}
+    return " and ".join(sorted(phrases, key=lambda p: (_RANK.get(p, len(_RANK)), p)))
+
+
 def codes_of(entries: Iterable[Any]) -> list[str]:
     """The codes of c2pa report entries, in order; entries that are not code objects are skipped."""
     return [e["code"] for e in entries if isinstance(e, dict) and "code" in e]

@@ -35,6 +35,12 @@ class TrustConfigError(UsageError):
     remedy = "Give a readable PEM file with one or more CA certificates."
 
 
+class TrustListError(ProvenanceError):
+    """A trust list (PEM and LoTE JSON) is malformed, inconsistent or older than the one in force."""
+
+    remedy = "Keep the lists in force; check the source with `provenance trust update --url`, or report it."
+
+
 class PolicyError(UsageError):
     """A policy file is malformed or names unknown rules."""
 
@@ -93,6 +99,12 @@ class SoftBindingError(MediaError):
     """No content fingerprint (ISCC Video-Code) can be computed for a file."""
 
     remedy = "Give a file with a decodable video stream, or sign with --no-soft-binding."
+
+
+class WatermarkError(MediaError):
+    """A video cannot be watermarked or searched for a watermark (no video, too small, too short, undecodable)."""
+
+    remedy = "Give a video file with a decodable video stream of at least 128×128 pixels and several frames."
 
 
 def c2pa_reason(error: Exception) -> str:

@@ -12,8 +12,9 @@ from provenance._formats import jumbf
 from provenance.errors import LimitExceeded, MediaError
 
 
-def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False) -> str:
-    """c2pa's report on the file's manifest store (its detailed one when `detailed`), as indented JSON."""
+def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False, crjson: bool = False) -> str:
+    """c2pa's report on the file's manifest store (its detailed one when `detailed`, its crJSON when `crjson`),
+    as indented JSON."""
     import c2pa
 
     p = Path(path)
@@ -26,16 +27,17 @@ def manifest_store_json(path: str | os.PathLike[str], *, detailed: bool = False)
             if found.units > limits.MAX_BOXES_FOR_C2PA:
                 raise LimitExceeded(f"the file has more than {limits.MAX_BOXES_FOR_C2PA:,} boxes, too many to inspect")
             stream.seek(0)
-            if found.stores == 0 and sidecar.is_file():
-                reader = c2pa.Reader(kind.mime, stream, jumbf.read_sidecar(sidecar))
-            elif not kind.embeddable:
-                reader = None
-            else:
+            has_sidecar = sidecar.is_file()
+            reader = None
+            if kind.embeddable and not (found.stores == 0 and found.complete and has_sidecar):
                 reader = c2pa.Reader.try_create(kind.mime, stream)
+            if reader is None and has_sidecar:
+                stream.seek(0)
+                reader = c2pa.Reader(kind.mime, stream, jumbf.read_sidecar(sidecar))
             if reader is None:
                 raise MediaError(f"{p}: carries no C2PA manifest", remedy="Nothing to inspect; sign it first.")
             with reader:
-                report = reader.detailed_json() if detailed else reader.json()
+                report = reader.crjson() if crjson else reader.detailed_json() if detailed else reader.json()
     except LimitExceeded as e:
         raise LimitExceeded(f"{p}: refused: {e.message}") from e
     except c2pa.C2paError as e:

@@ -112,8 +112,11 @@ def parent_ingredient(title: str, mime: str) -> dict[str, Any]:
 SIGNING_SETTINGS: dict[str, Any] = {"builder": {"bmff_hash_exclude_free_and_skip_boxes": False}}
 
 
-def signing_context(signer: Any = None) -> Any:
-    """A c2pa Context for building and signing manifests (with `signer` when given)."""
+def signing_context(signer: Any = None, trust: dict[str, Any] | None = None) -> Any:
+    """A c2pa Context for building and signing manifests (with `signer` when given).
+
+    `trust`: c2pa's trust settings (`TrustPolicy.c2pa_settings()`), which judge an ingredient's credentials
+    when it is added, so what the manifest records about a parent is what a verifier would find."""
     import c2pa
 
-    return c2pa.Context(settings=c2pa.Settings.from_dict(SIGNING_SETTINGS), signer=signer)
+    return c2pa.Context(settings=c2pa.Settings.from_dict({**(trust or {}), **SIGNING_SETTINGS}), signer=signer)

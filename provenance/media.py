@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from provenance.errors import MediaError
 
@@ -13,9 +15,9 @@ from provenance.errors import MediaError
 class MediaType:
     """A kind of media file: its MIME type, what it holds, its container format and usual extension."""
 
-    mime: str
-    kind: str  # "video", "image" or "audio"
-    container: str  # "bmff", "riff", "matroska", "jpeg", "png", ...
+    mime: str  # as c2pa names it (c2pa.Reader.get_supported_mime_types())
+    kind: str  # "video", "image", "audio", "document" or "manifest"
+    container: str  # "bmff", "riff", "matroska", "jpeg", "png", "id3", "pdf", ...
     extension: str
     # Whether c2pa can embed a manifest into this container (else a sidecar is written).
     embeddable: bool = True
@@ -27,10 +29,11 @@ _BMFF_BRANDS = {
     b"M4VH": MediaType("video/x-m4v", "video", "bmff", "m4v"),
     b"M4VP": MediaType("video/x-m4v", "video", "bmff", "m4v"),
     b"M4A ": MediaType("audio/mp4", "audio", "bmff", "m4a"),
-    b"heic": MediaType("image/heic", "image", "bmff", "heic"),
-    b"heix": MediaType("image/heic", "image", "bmff", "heic"),
-    b"mif1": MediaType("image/heif", "image", "bmff", "heif"),
-    b"avif": MediaType("image/avif", "image", "bmff", "avif"),
+    b"M4B ": MediaType("audio/mp4", "audio", "bmff", "m4b"),
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"),
+                    MediaType("image/heic", "image", "bmff", "heic")),
+    **dict.fromkeys((b"mif1", b"msf1"), MediaType("image/heif", "image", "bmff", "heif")),
+    **dict.fromkeys((b"avif", b"avis"), MediaType("image/avif", "image", "bmff", "avif")),
 }
 MP4 = MediaType("video/mp4", "video", "bmff", "mp4")
 QUICKTIME = _BMFF_BRANDS[b"qt  "]
@@ -42,17 +45,61 @@ MKV = MediaType("video/x-matroska", "video", "matroska", "mkv", embeddable=False
 JPEG = MediaType("image/jpeg", "image", "jpeg", "jpg")
 PNG = MediaType("image/png", "image", "png", "png")
 GIF = MediaType("image/gif", "image", "gif", "gif")
-TIFF = MediaType("image/tiff", "image", "tiff", "tif")
+TIFF = MediaType("image/tiff", "image", "tiff", "tif")  # DNG and TIFF-based raw files too
+JXL = MediaType("image/jxl", "image", "jxl", "jxl")  # the box container; a bare codestream cannot carry a manifest
+JXL_CODESTREAM = MediaType("image/jxl", "image", "jxl-codestream", "jxl", embeddable=False)
+SVG = MediaType("image/svg+xml", "image", "svg", "svg")
+MP3 = MediaType("audio/mpeg", "audio", "id3", "mp3")
+FLAC = MediaType("audio/flac", "audio", "id3", "flac")  # c2pa keeps a FLAC's manifest in an ID3 tag before it
+PDF = MediaType("application/pdf", "document", "pdf", "pdf")
+# ZIP-based files (EPUB, Office Open XML, OpenDocument, plain ZIP): c2pa reads them all alike.
+ZIP = MediaType("application/x-zip", "document", "zip", "zip")
 # A detached manifest store (`.c2pa` sidecar) is recognised too, so it is never taken for media.
 MANIFEST_STORE = MediaType("application/c2pa", "manifest", "jumbf", "c2pa", embeddable=False)
 
 _HEAD_SIZE = 64
+# How far into an XML file its root element is looked for (past the declaration, comments and DOCTYPE).
+_XML_PROLOG_MAX = 64 << 10
+_JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+_XML_ROOT = re.compile(rb"<([A-Za-z_][-.\w]*:)?([A-Za-z_][-.\w]*)")
 # Top-level box types a QuickTime file may start with when it has no ftyp.
 _LEGACY_QT_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 
+def _mpeg_audio_frame(head: bytes) -> bool:
+    """Whether `head` starts with an MPEG audio layer III frame header (an MP3 without an ID3 tag)."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer, bitrate, rate = (head[1] >> 3) & 3, (head[1] >> 1) & 3, head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer == 1 and bitrate not in (0, 15) and rate != 3
+
+
+def _xml_root(data: bytes) -> bytes | None:
+    """The local name of an XML document's root element, past its declaration, comments and DOCTYPE;
+    None when `data` is not XML or ends first."""
+    at = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while at < len(data) and data[at] in b" \t\r\n":
+            at += 1
+        if data.startswith(b"<?", at):
+            close = b"?>"
+        elif data.startswith(b"<!--", at):
+            close = b"-->"
+        elif data.startswith((b"<!DOCTYPE", b"<!doctype"), at):
+            bracket, gt = data.find(b"[", at), data.find(b">", at)
+            close = b"]>" if 0 <= bracket < gt else b">"  # an internal subset holds '>' of its own
+        else:
+            found = _XML_ROOT.match(data, at)
+            return found.group(2) if found else None
+        end = data.find(close, at)
+        if end < 0:
+            return None
+        at = end + len(close)
+
+
 def sniff(head: bytes) -> MediaType | None:
-    """Media type from the first bytes of a file, or None when unrecognised."""
+    """Media type from the first bytes of a file, or None when unrecognised (an SVG is recognised when its root
+    element lies within `head`; `sniff_file` reads on for it, and tells an ID3-tagged FLAC from an MP3)."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return _BMFF_BRANDS.get(head[8:12], MP4)
     if len(head) >= 12 and head[:4] == b"RIFF":
@@ -68,11 +115,52 @@ def sniff(head: bytes) -> MediaType | None:
         return GIF
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return TIFF
+    if head[:12] == _JXL_CONTAINER:
+        return JXL
+    if head[:2] == b"\xff\x0a":
+        return JXL_CODESTREAM
+    if head[:5] == b"%PDF-":
+        return PDF
+    if head[:3] == b"ID3":
+        return MP3  # or FLAC: `detect` looks past the tag
+    if head[:4] == b"fLaC":
+        return FLAC
+    if _mpeg_audio_frame(head):
+        return MP3
+    if head[:4] == b"PK\x03\x04":
+        return ZIP
+    if _xml_root(head) == b"svg":
+        return SVG
     if len(head) >= 12 and head[4:8] == b"jumb" and b"c2pa" in head[:_HEAD_SIZE]:
         return MANIFEST_STORE
     if len(head) >= 8 and head[4:8] in _LEGACY_QT_BOXES:
         return QUICKTIME
     return None
+
+
+def syncsafe(raw: bytes) -> int:
+    """An ID3v2 "syncsafe" integer: 7 bits a byte, most significant first."""
+    value = 0
+    for byte in raw:
+        value = value << 7 | (byte & 0x7F)
+    return value
+
+
+def id3_tag_size(head: bytes) -> int:
+    """The bytes an ID3v2 tag at the start of a file takes, header and footer included."""
+    return 10 + syncsafe(head[6:10]) + (10 if head[5] & 0x10 else 0)
+
+
+def sniff_file(f: BinaryIO) -> MediaType | None:
+    """Media type of the open file `f` by its content, reading no more than it takes; None when unrecognised."""
+    head = f.read(_HEAD_SIZE)
+    kind = sniff(head)
+    if kind is None and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        kind = sniff(head + f.read(_XML_PROLOG_MAX - len(head)))  # an SVG whose root element comes later
+    elif kind is MP3 and head[:3] == b"ID3" and len(head) >= 10:
+        f.seek(id3_tag_size(head))
+        kind = FLAC if f.read(4) == b"fLaC" else MP3
+    return kind
 
 
 def detect(path: str | os.PathLike[str]) -> MediaType:
@@ -84,12 +172,12 @@ def detect(path: str | os.PathLike[str]) -> MediaType:
         raise MediaError(f"{p}: is a directory, not a media file", remedy="Give a file, or use `provenance check DIR`.")
     try:
         with p.open("rb") as f:
-            head = f.read(_HEAD_SIZE)
+            media = sniff_file(f)
+            empty = f.tell() == 0
     except OSError as e:
         raise MediaError(f"{p}: cannot be read ({e.strerror})", remedy="Check the file's permissions.") from e
-    if not head:
+    if empty:
         raise MediaError(f"{p}: file is empty")
-    media = sniff(head)
     if media is None:
         raise MediaError(f"{p}: not a recognised media type")
     return media

@@ -28,6 +28,7 @@ from provenance.errors import (
 )
 from provenance.keys.signers import SigningCredentials
 from provenance.manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient, signing_context
+from provenance.trust.policy import TrustPolicy, default_policy
 
 # The name under which a parent's detached manifest store is handed to c2pa.
 _PARENT_STORE = "parent-manifest-store.c2pa"
@@ -112,10 +113,13 @@ def sign(
     force: bool = False,
     soft_binding: bool = False,
     protected: Mapping[str, str | os.PathLike[str]] | None = None,
+    parent_trust: TrustPolicy | None = None,
 ) -> SignResult:
     """Sign `source` into `output`; on any failure nothing is left at `output`.
 
     With `soft_binding`, a video's ISCC Video-Code is recorded in a `c2pa.soft-binding` assertion.
+    `parent_trust` judges the parent's credentials, as recorded in its ingredient (default: the trust a
+    verifier uses without options, `provenance.trust.policy.default_policy()`).
     `protected` names further files the caller uses, by role ({"key": ..., "certificate": ...}): like
     the source and the parent, no output may overwrite them, whatever `force` says.
     """
@@ -140,9 +144,12 @@ def sign(
     manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
     soft: _SoftBindingJob | None = None
     try:
-        builder = c2pa.Builder(json.dumps(manifest), context=signing_context())
-        if parent is not None:
-            _add_parent(builder, Path(parent))
+        if parent is None:
+            builder = c2pa.Builder(json.dumps(manifest), context=signing_context())
+        else:
+            trust = (parent_trust if parent_trust is not None else default_policy()).c2pa_settings()
+            builder = c2pa.Builder(json.dumps(manifest), context=signing_context(trust=trust))
+            _add_parent(builder, Path(parent), trust)
         if detached:
             builder.set_no_embed()
         with atomic_files() as out, open(source, "rb") as src:
@@ -186,6 +193,7 @@ def sign_and_register(
     sidecar: bool = False,
     force: bool = False,
     protected: Mapping[str, str | os.PathLike[str]] | None = None,
+    parent_trust: TrustPolicy | None = None,
     on_signed: Callable[[SignResult], None] | None = None,
 ) -> tuple[SignResult, Registration | None]:
     """Sign as `sign` does; with `soft_binding`, also keep the manifest of a video in the repository at `store`.
@@ -205,7 +213,7 @@ def sign_and_register(
             files["manifest repository"] = repository.file
     try:
         result = sign(source, output, credentials, disclosure, parent=parent, sidecar=sidecar, force=force,
-                      soft_binding=soft_binding, protected=files)
+                      soft_binding=soft_binding, protected=files, parent_trust=parent_trust)
         if on_signed is not None:
             on_signed(result)
         if repository is None or result.soft_binding is None:
@@ -256,7 +264,7 @@ def _sign_into(builder: Any, credentials: SigningCredentials, mime: str, src: An
     return store
 
 
-def _add_parent(builder: Any, parent: Path) -> None:
+def _add_parent(builder: Any, parent: Path, trust: dict[str, Any]) -> None:
     parent_kind = media_mod.detect(parent)
     ingredient = parent_ingredient(parent.name, parent_kind.mime)
     side = media_mod.sidecar_path(parent)
@@ -267,7 +275,8 @@ def _add_parent(builder: Any, parent: Path) -> None:
             import c2pa
 
             detached = side.read_bytes()
-            with c2pa.Reader(parent_kind.mime, stream, detached) as reader:
+            with c2pa.Context.from_dict(trust) as context, \
+                    c2pa.Reader(parent_kind.mime, stream, detached, context=context) as reader:
                 ingredient["validation_results"] = json.loads(reader.json()).get("validation_results")
             stream.seek(0)
             ingredient["manifest_data"] = {"format": media_mod.MANIFEST_STORE.mime, "identifier": _PARENT_STORE}

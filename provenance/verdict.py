@@ -9,6 +9,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from provenance.codes import ingredient_problem
+
 
 class Outcome(str, enum.Enum):
     """What a file's credentials amount to, from trusted down to unreadable."""
@@ -111,6 +113,69 @@ class Ingredient:
     failure_codes: tuple[str, ...] = ()
     manifest_label: str | None = None
 
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with its credentials, in words that follow "its ingredient 'X'"; None when nothing is."""
+        return ingredient_problem(self.failure_codes) if self.failure_codes else None
+
+    def described(self) -> str | None:
+        """What is wrong with it as a clause ("its ingredient 'parent.mp4' has a broken signature"), or None."""
+        problem = self.problem
+        return f"its ingredient '{self.title or '(untitled)'}' {problem}" if problem else None
+
+
+@dataclass(frozen=True)
+class TrustListInfo:
+    """A trust list a verdict was judged against: its name, issue date and where it came from."""
+
+    name: str  # e.g. "C2PA Trust List"; for anchors given as a file, that file
+    issued: str | None  # ISO 8601 ListIssueDateTime; None for a plain PEM file
+    source: str  # "bundled", "fetched" (by `provenance trust update`) or "file" (anchors given)
+    next_update: str | None = None  # ISO 8601 NextUpdate: a newer list is due then
+
+
+@dataclass(frozen=True)
+class TrustEntity:
+    """The trust list entry a signer's certificate chain ends at: whose it is, and on which list."""
+
+    name: str  # e.g. "Adobe Inc" (the list's TEName; the organisation of an interim list certificate)
+    list: str  # e.g. "C2PA Trust List", "interim list (legacy)"
+
+
+# How a recovered manifest's clip relates to the file (see provenance/durability/alignment.py).
+COPY = "copy"  # the same pictures in the same order over most of the file: re-encoded, rescaled, trimmed, re-timed
+SIMILAR = "similar"  # it looks like the file, but is not shown to be a copy of it
+
+
+def clip_time(ms: int) -> str:
+    """A time in a clip as minutes and seconds to a tenth, e.g. 0:02.0."""
+    tenths = round(ms / 100)
+    return f"{tenths // 600}:{tenths % 600 / 10:04.1f}"
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """The part of a signed clip a file is a copy of, and how many of its segments showed it in place."""
+
+    start_ms: int
+    end_ms: int
+    segments: int  # the signed clip's 2-second segments compared with the file there
+    in_place: int  # of those, the ones the file matched in place
+
+    @property
+    def span(self) -> str:
+        """The range for people, e.g. "0:02.0–0:07.0"."""
+        return f"{clip_time(self.start_ms)}–{clip_time(self.end_ms)}"
+
+
+def match_statement(match: str, aligned: Aligned | None, signer_subject: str | None) -> str:
+    """The plain sentence for a recovered match: a copy of which part of whose clip, or only a resemblance."""
+    clip = f"the clip signed by {signer_subject}" if signer_subject else "a signed clip"
+    if match == COPY and aligned is not None:
+        return (f"this is a copy of {aligned.span} of {clip}: the same pictures in the same order "
+                f"({aligned.in_place} of {aligned.segments} segments in place)")
+    return f"this resembles {clip} but is not shown to be a copy of it"
+
 
 @dataclass(frozen=True)
 class Claimant:
@@ -124,6 +189,8 @@ class Claimant:
     signer_sha256: str | None  # hex SHA-256 of the signer's leaf certificate
     ai_generated: bool | None
     digital_source_type: str | None
+    match: str = SIMILAR  # COPY or SIMILAR
+    aligned: Aligned | None = None  # where the file sits in the signed clip; copies only
 
 
 @dataclass(frozen=True)
@@ -142,6 +209,13 @@ class Recovered:
     claimants: tuple[Claimant, ...] = ()
     # The lookup returned as many matches as recovery checks at most: more may exist, unchecked.
     limit_reached: bool = False
+    match: str = SIMILAR  # COPY or SIMILAR: only a copy's credentials are the file's original credentials
+    aligned: Aligned | None = None  # where the file sits in the signed clip; copies only
+
+    @property
+    def statement(self) -> str:
+        """The plain sentence: "this is a copy of 0:00.0–0:05.0 of the clip signed by …" or "this resembles …"."""
+        return match_statement(self.match, self.aligned, self.signer.subject if self.signer else None)
 
 
 @dataclass(frozen=True)
@@ -149,7 +223,9 @@ class Verdict:
     """Everything verifying one file found: the outcome, what the credentials declare, and why it failed."""
 
     path: str
-    verdict: Outcome
+    verdict: Outcome  # fails closed: never better than what an ingredient's credentials amount to
+    # The file's own credentials (the active manifest) alone, where its ingredients make `verdict` worse; else None.
+    own_verdict: Outcome | None = None
     ai_generated: bool | None = None
     digital_source_type: str | None = None
     generator: Generator | None = None
@@ -167,6 +243,11 @@ class Verdict:
     recovered: Recovered | None = None
     # Our own trust layer's reasons to reject (signer pinning, timestamp authority), one sentence each.
     trust_failures: tuple[str, ...] = ()
+    # What signers and timestamps were judged against: the official lists in force, or the anchors given.
+    trust_list: TrustListInfo | None = None
+    tsa_trust_list: TrustListInfo | None = None
+    trust_entity: TrustEntity | None = None  # the list entry the signer chains to, under the official lists
+    trust_notes: tuple[str, ...] = ()  # what the trust layer says without failing the file, one sentence each
 
     @property
     def passed(self) -> bool:
@@ -177,13 +258,38 @@ class Verdict:
             return True
         return self.verdict is Outcome.VALID and not self.trust_anchors_given
 
+    @property
+    def trust_judged(self) -> bool:
+        """Whether signers were judged against anything: anchors given, or the official lists in force."""
+        return self.trust_anchors_given or self.trust_list is not None
+
+    @property
+    def own(self) -> Outcome:
+        """What the file's own credentials amount to, its ingredients left out."""
+        return self.verdict if self.own_verdict is None else self.own_verdict
+
+    def own_intact(self) -> str | None:
+        """"this clip's own credentials are intact" (and whether its signer is trusted) when they are, else None."""
+        if self.own is Outcome.TRUSTED:
+            return "this clip's own credentials are intact and its signer is trusted"
+        return "this clip's own credentials are intact" if self.own is Outcome.VALID else None
+
+    def ingredient_problems(self) -> str | None:
+        """What its ingredients' credentials add to the file's own, in plain words; None when nothing.
+
+        E.g. "this clip's own credentials are intact; its ingredient 'parent.mp4' has a broken signature"."""
+        parts = [d for d in (i.described() for i in self.ingredients) if d]
+        return "; ".join(filter(None, [self.own_intact(), *parts])) if parts else None
+
     def to_dict(self) -> dict[str, Any]:
         """The verdict as the public JSON schema (see docs/json-schema.md); certificates are left out."""
         data = asdict(self)
         data["verdict"] = self.verdict.value
+        data["own_verdict"] = self.own.value
         data["failure_codes"] = list(self.failure_codes)
         data["informational_codes"] = list(self.informational_codes)
         data["trust_failures"] = list(self.trust_failures)
+        data["trust_notes"] = list(self.trust_notes)
         if self.signer is not None:
             data["signer"].pop("chain_pem", None)
             data["signer"].pop("serial", None)
@@ -193,12 +299,14 @@ class Verdict:
                 "relationship": i.relationship,
                 "verdict": i.verdict.value,
                 "failure_codes": list(i.failure_codes),
+                "problem": i.problem,
                 "manifest_label": i.manifest_label,
             }
             for i in self.ingredients
         ]
         if self.recovered is not None:
             data["recovered"]["verdict"] = self.recovered.verdict.value
+            data["recovered"]["statement"] = self.recovered.statement
             data["recovered"]["claimants"] = [{**c, "verdict": c["verdict"].value}
                                               for c in data["recovered"]["claimants"]]
             if data["recovered"]["signer"] is not None:

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,6 +20,7 @@ from provenance._fast import verify as fastverify
 from provenance._formats import jumbf
 from provenance.errors import LimitExceeded, MediaError, c2pa_reason
 from provenance.trust.anchors import TrustAnchors
+from provenance.trust.lists import TrustLists
 from provenance.trust.policy import TrustPolicy
 from provenance.verdict import (
     Generator,
@@ -45,19 +46,22 @@ class ManifestReport:
     source: str  # "embedded" or "sidecar"
     # Codes provenance adds about the file itself (e.g. an ignored sidecar), shown as informational.
     notes: tuple[str, ...] = ()
+    crjson: str | None = None  # c2pa's crJSON of the same reading, when it was asked for
 
 
 class Verifier:
     """Verifies files against one trust configuration; reusable across files."""
 
     def __init__(self, anchors: TrustAnchors | None = None, *, tsa_anchors: TrustAnchors | None = None,
-                 allowed_signers: Iterable[str] = (), fast_path_min_bytes: int | None = None) -> None:
-        """Trust `anchors` (signers), `tsa_anchors` (time-stamping authorities) and only `allowed_signers`.
+                 allowed_signers: Iterable[str] = (), lists: TrustLists | None = None,
+                 fast_path_min_bytes: int | None = None) -> None:
+        """Trust `anchors` (signers), `tsa_anchors` (time-stamping authorities) and only `allowed_signers`;
+        or, with no anchors, the official `lists` (provenance.trust.lists.lists_for).
 
         `fast_path_min_bytes`: BMFF files from this size on may take provenance._fast.verify
         (default fastverify.min_bytes(); 0 for every file, -1 for none)."""
         self.anchors = anchors
-        self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers))
+        self.policy = TrustPolicy(anchors, tsa_anchors, frozenset(allowed_signers), lists)
         self._context: Any = None
         self.fast_path_min_bytes = fastverify.min_bytes() if fast_path_min_bytes is None else fast_path_min_bytes
 
@@ -84,11 +88,12 @@ class Verifier:
         reader = c2pa.Reader(media_mod.MANIFEST_STORE.mime, io.BytesIO(store), context=self._c2pa_context())
         return self._report(reader, store, source)
 
-    def read(self, path: Path, kind: media_mod.MediaType) -> ManifestReport | None:
+    def read(self, path: Path, kind: media_mod.MediaType, *, crjson: bool = False) -> ManifestReport | None:
         """c2pa's report for a file (embedded or sidecar manifest), or None if it has none.
 
         An embedded manifest wins over a sidecar beside the file: whoever can drop a file in the
-        folder must not be able to replace the credentials the file carries."""
+        folder must not be able to replace the credentials the file carries. With `crjson`, c2pa's
+        full Reader reads the file (never the fast path) and its crJSON is kept in the report."""
         if kind.container == "jumbf":
             raise MediaError(f"{path}: is a detached manifest store; verify the media file beside it")
         sidecar = media_mod.sidecar_path(path)
@@ -96,13 +101,16 @@ class Verifier:
             size = os.fstat(stream.fileno()).st_size
             found = jumbf.scan(stream, size, kind)
             has_sidecar = sidecar.is_file()
-            if found.stores == 0 and has_sidecar:
-                return self._read_with_sidecar(stream, kind, sidecar)
+            if found.stores == 0 and found.complete and has_sidecar:
+                return self._read_with_sidecar(stream, kind, sidecar, crjson=crjson)
             notes = (codes.SIDECAR_IGNORED,) if has_sidecar else ()
             if not kind.embeddable and found.store is None:
                 return None
             too_many = found.units > limits.MAX_BOXES_FOR_C2PA
-            if too_many or 0 <= self.fast_path_min_bytes <= size:
+            if too_many and crjson:
+                raise LimitExceeded(f"the file has more than {limits.MAX_BOXES_FOR_C2PA:,} boxes, too many for "
+                                    f"c2pa's full Reader, which crJSON needs")
+            if too_many or (not crjson and 0 <= self.fast_path_min_bytes <= size):
                 try:
                     fast = fastverify.read(stream.fileno(), kind.mime, found.store, self._c2pa_context)
                     log.debug("%s: verified on the fast path (c2pa validated the manifest, provenance hashed "
@@ -119,27 +127,28 @@ class Verifier:
                                             f"({e})") from e
                     log.info("%s: verified by c2pa's Reader alone (%s)", path, e)
             else:
-                why = ("fast path off" if self.fast_path_min_bytes < 0
+                why = ("crJSON asked for" if crjson else "fast path off" if self.fast_path_min_bytes < 0
                        else f"{size} bytes; fast path from {self.fast_path_min_bytes}")
                 log.debug("%s: verified by c2pa's Reader alone (%s)", path, why)
             import c2pa  # only here: the fast path loads it while hashing
 
             stream.seek(0)
             reader = c2pa.Reader.try_create(kind.mime, stream, context=self._c2pa_context())
-            if reader is None:
-                return None
+            if reader is None:  # where provenance cannot see embedded stores, only now is the sidecar's turn
+                return self._read_with_sidecar(stream, kind, sidecar, crjson=crjson) if has_sidecar else None
             if found.stores > 1:  # c2pa refuses this for BMFF; where it does not, nothing is believed
                 reader.close()
                 return self._two_stores(path, found.stores)
-            return self._report(reader, found.store, "embedded", notes)
+            return self._report(reader, found.store, "embedded", notes, crjson=crjson)
 
-    def _read_with_sidecar(self, stream: BinaryIO, kind: media_mod.MediaType, sidecar: Path) -> ManifestReport:
+    def _read_with_sidecar(self, stream: BinaryIO, kind: media_mod.MediaType, sidecar: Path, *,
+                           crjson: bool = False) -> ManifestReport:
         import c2pa
 
         detached = jumbf.read_sidecar(sidecar)
         stream.seek(0)
         reader = c2pa.Reader(kind.mime, stream, detached, context=self._c2pa_context())
-        return self._report(reader, detached, "sidecar")
+        return self._report(reader, detached, "sidecar", crjson=crjson)
 
     @staticmethod
     def _two_stores(path: Path, count: int) -> ManifestReport:
@@ -149,49 +158,75 @@ class Verifier:
         return ManifestReport({"validation_status": [failure]}, "Invalid", None, "embedded")
 
     @staticmethod
-    def _report(reader: Any, store: bytes | None, source: str, notes: tuple[str, ...] = ()) -> ManifestReport:
+    def _report(reader: Any, store: bytes | None, source: str, notes: tuple[str, ...] = (), *,
+                crjson: bool = False) -> ManifestReport:
         with reader:
-            return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source, notes)
+            return ManifestReport(json.loads(reader.json()), reader.get_validation_state(), store, source, notes,
+                                  reader.crjson() if crjson else None)
 
     def verify(self, path: str | os.PathLike[str]) -> Verdict:
         """The verdict on one file; never raises for a bad file: problems become an `error` verdict (a bug in
         here too)."""
-        p = Path(path)
-        given = self.anchors is not None
+        return self._verify_safely(Path(path), crjson=False)[0]
+
+    def verify_with_crjson(self, path: str | os.PathLike[str]) -> tuple[Verdict, str | None]:
+        """The verdict on one file, and c2pa's crJSON of the same reading, by c2pa's full Reader with this
+        verifier's trust settings: "{}" for a file without credentials (as c2pa gives it), None where c2pa
+        gives none (an unreadable file) or none is believed (several manifest stores). Never raises."""
+        return self._verify_safely(Path(path), crjson=True)
+
+    def _verify_safely(self, p: Path, *, crjson: bool) -> tuple[Verdict, str | None]:
         try:
-            return self._verify(p)
+            return self._verify(p, crjson=crjson)
         except Exception as e:  # a bug must cost this file its verdict, never the run its output
             log.debug("%s: internal error", p, exc_info=True)
-            return Verdict(str(p), Outcome.ERROR, trust_anchors_given=given,
-                           error=f"{p}: internal error: {type(e).__name__}: {e}; please report it")
+            return Verdict(str(p), Outcome.ERROR, trust_anchors_given=self.anchors is not None,
+                           error=f"{p}: internal error: {type(e).__name__}: {e}; please report it"), None
 
-    def _verify(self, p: Path) -> Verdict:
+    def _verify(self, p: Path, *, crjson: bool) -> tuple[Verdict, str | None]:
         given = self.anchors is not None
         try:
             kind = media_mod.detect(p)
-            report = self.read(p, kind)
+            report = self.read(p, kind, crjson=crjson)
         except LimitExceeded as e:
-            return Verdict(str(p), Outcome.ERROR, error=f"{p}: refused: {e.message}", trust_anchors_given=given)
+            error = f"{p}: refused: {e.message}"
         except MediaError as e:
-            return Verdict(str(p), Outcome.ERROR, error=e.message, trust_anchors_given=given)
+            error = e.message
         except OSError as e:
-            return Verdict(str(p), Outcome.ERROR, error=f"{p}: {e.strerror or e}", trust_anchors_given=given)
+            error = f"{p}: {e.strerror or e}"
         except Exception as e:
             import c2pa  # not at the top: a large file's fast path loads it while hashing
 
             if not isinstance(e, c2pa.C2paError):
                 raise
-            return Verdict(str(p), Outcome.ERROR, error=f"{p}: cannot be read as media: {c2pa_reason(e)}",
-                           trust_anchors_given=given)
-        if report is None:
-            return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given)
-        return self.verdict_of(str(p), report)
+            error = f"{p}: cannot be read as media: {c2pa_reason(e)}"
+        else:
+            if report is None:
+                return Verdict(str(p), Outcome.UNSIGNED, trust_anchors_given=given), "{}" if crjson else None
+            return self.verdict_of(str(p), report), report.crjson
+        return Verdict(str(p), Outcome.ERROR, error=error, trust_anchors_given=given), None
 
     def verdict_of(self, path: str, report: ManifestReport) -> Verdict:
-        """The verdict on c2pa's report: c2pa's own, then this verifier's trust policy on top."""
+        """The verdict on c2pa's report: c2pa's own, then this verifier's trust policy on top, then the ingredients."""
         verdict = verdict_from_report(path, report, anchors_given=self.anchors is not None)
-        return self.policy.apply(verdict, success_codes=codes.active_manifest_codes(report.report, "success"),
-                                 store=report.store)
+        verdict = self.policy.apply(verdict, success_codes=codes.active_manifest_codes(report.report, "success"),
+                                    store=report.store)
+        return _with_ingredients(verdict)
+
+
+def _with_ingredients(verdict: Verdict) -> Verdict:
+    """`verdict` (the file's own) with its ingredients counted: a broken ingredient makes the file `invalid`,
+    an untrusted one takes `trusted` down to `valid`, so that nothing hides behind an intact active manifest."""
+    outcome = verdict.verdict
+    if outcome in (Outcome.TRUSTED, Outcome.VALID) and any(i.verdict is Outcome.INVALID for i in verdict.ingredients):
+        outcome = Outcome.INVALID
+    elif outcome is Outcome.TRUSTED and any(codes.UNTRUSTED in i.failure_codes for i in verdict.ingredients):
+        outcome = Outcome.VALID
+    return verdict if outcome is verdict.verdict else replace(verdict, verdict=outcome, own_verdict=verdict.verdict)
+
+
+def _same_entry(entry: dict[str, Any], entries: list[dict[str, Any]]) -> bool:
+    return any((entry.get("code"), entry.get("url")) == (e.get("code"), e.get("url")) for e in entries)
 
 
 def _unique_sorted(values: Iterable[str]) -> tuple[str, ...]:
@@ -337,26 +372,26 @@ def _ingredients(manifest: dict[str, Any], results: dict[str, Any], anchors_give
 
 
 def verdict_from_report(path: str, report: ManifestReport, *, anchors_given: bool) -> Verdict:
-    """c2pa's own verdict on a report, with what a person needs next to it; no trust policy applied yet."""
+    """c2pa's own verdict on a report's active manifest, with what a person needs next to it and its
+    ingredients' own verdicts; neither the trust policy nor the ingredients counted yet (`Verifier.verdict_of`)."""
     data = report.report
     label = data.get("active_manifest")
     manifest = data.get("manifests", {}).get(label, {}) if label else {}
     results = data.get("validation_results", {})
-    failures = _unique_sorted(codes.codes_of(data.get("validation_status", [])))
+    # c2pa lists its live re-check of ingredients in validation_status and counts it in its state; they are
+    # the ingredients' codes, kept apart (`_with_ingredients` counts them again, failing closed).
+    theirs = [e for d in _ingredient_deltas(results).values() for e in d.get("failure", []) if isinstance(e, dict)]
+    own, state = (codes.without_failures(data, lambda e: isinstance(e, dict) and _same_entry(e, theirs))
+                  if theirs else (data, report.state))
+    failures = _unique_sorted(codes.codes_of(own.get("validation_status", [])))
     ingredients = _ingredients(manifest, results, anchors_given)
-    # An ingredient's failure recorded at signing time must not hide behind a valid active manifest.
-    failures = _unique_sorted([*failures, *(c for i in ingredients for c in i.failure_codes)])
-    outcome = _STATE.get(report.state or "", Outcome.INVALID)
+    outcome = _STATE.get(state or "", Outcome.INVALID)
     signer, doubt = _identity(report, label, manifest) if label else (None, None)
     if doubt is not None:
         # Nothing the manifest says can be attributed to anyone: keep only why.
         return Verdict(path=path, verdict=Outcome.INVALID, failure_codes=_unique_sorted([*failures, codes.IDENTITY]),
                        manifest_label=label, manifest_source=report.source, trust_anchors_given=anchors_given,
                        trust_failures=(doubt,))
-    if any(i.verdict is Outcome.INVALID for i in ingredients):
-        outcome = Outcome.INVALID
-    elif outcome is Outcome.TRUSTED and codes.UNTRUSTED in failures:
-        outcome = Outcome.VALID
     source_type, generator = _disclosure(manifest)
     informational = _unique_sorted([*codes.active_manifest_codes(data, "informational"), *report.notes])
     return Verdict(

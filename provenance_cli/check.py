@@ -15,7 +15,7 @@ from provenance.errors import UsageError
 from provenance.limits import DEFAULT_FILE_TIMEOUT
 
 from .errors import EXIT_FAILED, EXIT_OK
-from .options import option, recovery_options, trust_options
+from .options import option, recovery_options, trust_options, warn_if_stale
 
 if TYPE_CHECKING:
     from provenance.check import CheckReport
@@ -119,7 +119,7 @@ def _append_step_summary(markdown: str) -> None:
         help="Show a progress bar on stderr. Default: only when stderr is a terminal.")
 @recovery_options
 def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | None,
-          tsa_trust_anchors: Path | None, allowed_signers: tuple[str, ...], report_format: str,
+          tsa_trust_anchors: Path | None, no_default_trust: bool, allowed_signers: tuple[str, ...], report_format: str,
           output: Path | None, jobs: int, file_timeout: float, include: tuple[str, ...], exclude: tuple[str, ...],
           root: Path, progress: bool | None, recovery: bool, store: str | None, resolver: str | None) -> None:
     """Check every media file under PATHS (default: .) against a provenance policy.
@@ -132,7 +132,9 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
     \b
     --trust-anchors / --tsa-trust-anchors take precedence over the policy's
     trust_anchors / tsa_trust_anchors, which take precedence over the per-user
-    default files; --allowed-signer adds to the policy's allowed_signers.
+    default files; with none of them, the official C2PA trust lists are used
+    (unless --no-default-trust). --allowed-signer adds to the policy's
+    allowed_signers.
 
     \b
     Exit codes: 0 no violations, 1 at least one violation (unreadable media
@@ -151,13 +153,21 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
     with _Progress(sys.stderr.isatty() if progress is None else progress) as bar:
         report = run_check(list(paths) or [Path(".")], root=root, policy=loaded_policy, anchors=trust_anchors,
                            tsa_anchors=tsa_trust_anchors, allowed_signers=allowed_signers, user_defaults=True,
-                           jobs=jobs, include=include, exclude=exclude, timeout=file_timeout,
+                           default_lists=not no_default_trust, jobs=jobs, include=include, exclude=exclude,
+                           timeout=file_timeout,
                            recovery=RecoverySource(store, resolver) if recovery else None,
                            on_start=bar.start, on_progress=bar.update)
     _write_report(report, report_format, output)
     _append_step_summary(markdown_summary(report))
+    warn_if_stale(report.trust_lists)
     if report.trust_anchors is None and any(r.verdict.verdict.value == "valid" for r in report.results):
-        click.echo("provenance: warning: no trust anchors, so signers were not checked; set trust_anchors in the "
-                   "policy or pass --trust-anchors", err=True)
+        if report.trust_lists is not None:
+            listed = report.trust_lists.signers
+            click.echo(f"provenance: warning: some signers are not on the {listed.name} (issued "
+                       f"{listed.issued:%Y-%m-%d}, {listed.source}); set trust_anchors in the policy or pass "
+                       "--trust-anchors to trust others", err=True)
+        else:
+            click.echo("provenance: warning: no trust anchors, so signers were not checked; set trust_anchors in "
+                       "the policy or pass --trust-anchors", err=True)
     click.echo(report.summary(), err=True)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)

@@ -32,7 +32,7 @@ HELP = {
     "verify": "Verify C2PA credentials of one or more files.",
     "inspect": "Print a file's full C2PA manifest store as JSON.",
     "check": "CI gate: check a tree of media against a provenance policy.",
-    "trust": "Show a signed file's certificate chain; where trust files live.",
+    "trust": "The trust lists in force and their updates; a signed file's certificate chain.",
     "serve-repository": "Serve the manifest repository (C2PA Soft Binding Resolution API).",
 }
 

@@ -14,6 +14,8 @@ import click
 
 if TYPE_CHECKING:
     from provenance.trust.anchors import TrustAnchors
+    from provenance.trust.lists import TrustLists
+    from provenance.trust.policy import TrustPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,20 +54,40 @@ def _none_when_empty(ctx: click.Context, param: click.Parameter, value: str | No
 
 trust_anchors_option = option(
     "--trust-anchors", type=click.Path(path_type=Path), env="PROVENANCE_TRUST_ANCHORS",
-    help="PEM bundle of trusted root/intermediate CAs (e.g. the C2PA trust list). Given anchors make an "
-         "untrusted signer fail. Default: <config dir>/provenance/trust-anchors.pem when it exists.")
+    help="PEM bundle of trusted root/intermediate CAs, used instead of the official C2PA trust lists to judge "
+         "signers (by sign: the --parent's, recorded in its ingredient). Given anchors make an untrusted signer "
+         "fail. Default: <config dir>/provenance/trust-anchors.pem when it exists.")
+tsa_trust_anchors_option = option(
+    "--tsa-trust-anchors", type=click.Path(path_type=Path), env="PROVENANCE_TSA_TRUST_ANCHORS",
+    help="PEM bundle of trusted time-stamping authority CAs, used instead of the official C2PA trust lists. "
+         "Given anchors make a file without a trusted timestamp fail. Default: <config "
+         "dir>/provenance/tsa-trust-anchors.pem when it exists.")
+no_default_trust_option = option(
+    "--no-default-trust", is_flag=True, env="PROVENANCE_NO_DEFAULT_TRUST",
+    help="Do not judge signers and timestamps against the official C2PA trust lists (bundled, or fetched by "
+         "`provenance trust update`) when no trust anchors are given: then nobody is trusted.")
 
-# --trust-anchors, --tsa-trust-anchors and --allowed-signer, for the commands that verify.
+# --trust-anchors, --tsa-trust-anchors, --no-default-trust and --allowed-signer, for the commands that verify.
 trust_options = stack(
     trust_anchors_option,
-    option("--tsa-trust-anchors", type=click.Path(path_type=Path), env="PROVENANCE_TSA_TRUST_ANCHORS",
-           help="PEM bundle of trusted time-stamping authority CAs (e.g. the C2PA TSA trust list). Given anchors "
-                "make a file without a trusted timestamp fail. Default: <config dir>/provenance/tsa-trust-anchors.pem "
-                "when it exists."),
+    tsa_trust_anchors_option,
+    no_default_trust_option,
     option("--allowed-signer", "allowed_signers", multiple=True, env="PROVENANCE_ALLOWED_SIGNERS", metavar="SHA256",
            help="Accept only a signer certificate with this SHA-256 fingerprint (repeatable; see `provenance trust "
                 "show`). Any other signer fails."),
 )
+
+# The same settings for `sign --parent`: the parent's credentials are judged as verify would judge them.
+parent_trust_options = stack(trust_anchors_option, tsa_trust_anchors_option, no_default_trust_option)
+
+
+def load_trust_policy(trust_anchors: Path | None, tsa_trust_anchors: Path | None,
+                      no_default_trust: bool) -> TrustPolicy:
+    """The trust the commands that verify build from these options (anchors, else the official lists)."""
+    from provenance.trust.policy import TrustPolicy
+
+    anchors, tsa_anchors = load_trust_anchors(trust_anchors), load_trust_anchors(tsa_trust_anchors, tsa=True)
+    return TrustPolicy(anchors, tsa_anchors, lists=default_lists(anchors, tsa_anchors, no_default_trust))
 
 
 def load_trust_anchors(path: Path | None, *, tsa: bool = False) -> TrustAnchors | None:
@@ -75,6 +97,23 @@ def load_trust_anchors(path: Path | None, *, tsa: bool = False) -> TrustAnchors 
     if path is not None:
         return load_anchors(path)
     return load_default(default_tsa_anchors_path() if tsa else default_anchors_path())
+
+
+def warn_if_stale(lists: TrustLists | None) -> None:
+    """One warning on stderr for each official list in force that is past its NextUpdate."""
+    for stale in lists.stale() if lists is not None else ():
+        click.echo(f"provenance: warning: the {stale.name} in force ({stale.source}, issued {stale.issued:%Y-%m-%d}) "
+                   f"was due to be replaced on {stale.next_update:%Y-%m-%d}; run `provenance trust update`", err=True)
+
+
+def default_lists(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+                  no_default_trust: bool) -> TrustLists | None:
+    """The official lists in force when no anchors are given and --no-default-trust is not; warns once if stale."""
+    from provenance.trust.lists import lists_for
+
+    lists = lists_for(anchors, tsa_anchors, enabled=not no_default_trust)
+    warn_if_stale(lists)
+    return lists
 
 
 # --- the manifest repository ---

@@ -10,7 +10,7 @@ import click
 from provenance.keys.algorithms import ALGORITHMS
 from provenance.manifest import AI_TRAINING_CHOICES, EDIT_SOURCE_TYPES
 
-from .options import force_option, option, store_option
+from .options import force_option, load_trust_policy, option, parent_trust_options, store_option
 
 if TYPE_CHECKING:
     from provenance.keys.signers import SigningCredentials
@@ -46,6 +46,7 @@ PKCS11_PIN_ENV = "PROVENANCE_PKCS11_PIN"
 @option("--edit-source", type=click.Choice(sorted(EDIT_SOURCE_TYPES)), default="composite", show_default=True,
         env="PROVENANCE_EDIT_SOURCE",
         help="With --parent: 'composite' (AI mixed into captured footage) or 'trained' (fully generated).")
+@parent_trust_options
 @option("--tsa-url", env="PROVENANCE_TSA_URL",
         help="RFC 3161 time-stamping authority URL: the timestamp keeps the signature verifiable after the "
              "certificate expires.")
@@ -60,8 +61,8 @@ PKCS11_PIN_ENV = "PROVENANCE_PKCS11_PIN"
 def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg: str | None,
          pkcs11_module: str | None, signer_command: str | None, generator: str | None,
          generator_version: str | None, title: str | None, ai_training: str | None, parent: Path | None,
-         edit_source: str, tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool,
-         store: str | None) -> None:
+         edit_source: str, trust_anchors: Path | None, tsa_trust_anchors: Path | None, no_default_trust: bool,
+         tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool, store: str | None) -> None:
     """Sign INPUT as AI-generated and write the signed clip to OUTPUT.
 
     MP4, MOV, M4V, fragmented MP4 and AVI get an embedded manifest; WebM and MKV
@@ -77,12 +78,15 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
 
     disclosure = Disclosure(generator=generator, generator_version=generator_version, title=title,
                             ai_training=ai_training, edit_source=edit_source)
+    parent_trust = (load_trust_policy(trust_anchors, tsa_trust_anchors, no_default_trust)
+                    if parent is not None else None)
     credentials = signing_credentials(cert=cert, key=key, signer_command=signer_command, pkcs11_module=pkcs11_module,
                                       alg=alg, tsa_url=tsa_url)
     try:
         result, registration = signing.sign_and_register(
             input_path, output, credentials, disclosure, store=store, soft_binding=soft_binding, parent=parent,
-            sidecar=sidecar, force=force, protected=_key_files(cert, key), on_signed=signed)
+            sidecar=sidecar, force=force, protected=_key_files(cert, key), on_signed=signed,
+            parent_trust=parent_trust)
     finally:
         credentials.close()
     if registration is not None and result.soft_binding is not None:

@@ -10,6 +10,7 @@ import pytest
 
 from provenance.keys.pki import DevPki, init_dev_pki
 from tests.support.clips import CORPUS, make_clip, sign_file
+from tests.support.edits import break_signature
 from tests.support.postgres import PostgresUnavailable, throwaway_server
 
 # Every BMFF verification in the suite (in this process and in CLI processes) takes the verification
@@ -19,10 +20,13 @@ os.environ["PROVENANCE_FAST_VERIFY_MIN_BYTES"] = "0"
 
 @pytest.fixture(autouse=True)
 def _own_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Each test gets its own platform data dir, so `sign` never registers into the real default
-    manifest repository and one test's registrations never show up as another's recovered credentials."""
+    """Each test gets its own platform data and config dirs, so `sign` never registers into the real default
+    manifest repository, one test's registrations never show up as another's recovered credentials, and
+    neither the developer's own trust anchor files nor the lists their `trust update` fetched change a result."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
-    monkeypatch.delenv("PROVENANCE_STORE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    for variable in ("PROVENANCE_STORE", "PROVENANCE_NO_DEFAULT_TRUST", "PROVENANCE_TRUST_URL"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +50,32 @@ def signed_clip(tmp_path_factory: pytest.TempPathFactory, clip: Path, pki: DevPk
     out = tmp_path_factory.mktemp("signed") / "signed.mp4"
     sign_file(clip, out, pki, generator="Sora", generator_version="2")
     return out
+
+
+@pytest.fixture(scope="session")
+def remix_of_broken_parent(tmp_path_factory: pytest.TempPathFactory, clip: Path, signed_clip: Path,
+                           pki: DevPki) -> Path:
+    """A remix signed from a parent whose signature was already broken: the remix's own credentials are
+    intact (c2pa's state is Valid/Trusted), its ingredient records `claimSignature.mismatch`."""
+    folder = tmp_path_factory.mktemp("broken-parent")
+    parent = folder / "parent.mp4"
+    parent.write_bytes(signed_clip.read_bytes())
+    break_signature(parent)
+    sign_file(clip, folder / "remix.mp4", pki, generator="Sora", parent=parent)
+    return folder / "remix.mp4"
+
+
+@pytest.fixture(scope="session")
+def remix_with_broken_ingredient(tmp_path_factory: pytest.TempPathFactory, clip: Path, signed_clip: Path,
+                                 pki: DevPki) -> Path:
+    """A remix of a good parent whose copy of the parent's manifest, inside the remix, had its signature broken
+    afterwards: c2pa's live re-check of the ingredient fails (its state is Invalid), the remix's own manifest not."""
+    folder = tmp_path_factory.mktemp("broken-ingredient")
+    parent = folder / "parent.mp4"
+    parent.write_bytes(signed_clip.read_bytes())
+    sign_file(clip, folder / "remix.mp4", pki, generator="Sora", parent=parent)
+    break_signature(folder / "remix.mp4", manifest=0)  # the ingredient's manifest comes first in the store
+    return folder / "remix.mp4"
 
 
 @pytest.fixture(scope="session")

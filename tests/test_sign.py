@@ -28,8 +28,10 @@ from provenance.keys import signers
 from provenance.keys.pki import DOCUMENT_SIGNING, DevPki, build_certificate, init_dev_pki
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
+from provenance.trust.policy import TrustPolicy
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
+from tests.support.cli import run_cli
 from tests.support.clips import make_clip, sign_file
 
 
@@ -69,6 +71,42 @@ def test_parent_makes_opened_then_edited(tmp_path: Path, clip: Path, signed_clip
     (ingredient,) = manifest["ingredients"]
     assert ingredient["relationship"] == "parentOf"
     assert ingredient.get("active_manifest")  # the parent's own manifest came along
+
+
+def _recorded_parent_codes(remix: Path) -> set[str]:
+    """The codes the remix's manifest recorded for its parent at signing time (not a live re-check)."""
+    (ingredient,) = active_manifest(remix)["ingredients"]
+    recorded = ingredient["validation_results"]["activeManifest"]
+    return {c["code"] for c in recorded["success"] + recorded["failure"] + recorded.get("informational", [])}
+
+
+@pytest.mark.slow
+def test_a_remix_records_its_parent_judged_by_the_trust_a_verifier_uses(tmp_path: Path, clip: Path,
+                                                                       signed_clip: Path, pki: DevPki) -> None:
+    trusted, untrusted = tmp_path / "trusted.mp4", tmp_path / "untrusted.mp4"
+    for out, trust in ((trusted, ["--trust-anchors", pki.root_ca]), (untrusted, ["--no-default-trust"])):
+        result = run_cli("sign", clip, "-o", out, "--cert", pki.signer_chain, "--key", pki.signer_key,
+                         "--parent", signed_clip, "--no-soft-binding", *trust)
+        assert result.code == 0, result.stderr
+    assert "signingCredential.trusted" in _recorded_parent_codes(trusted)
+    assert "signingCredential.untrusted" not in _recorded_parent_codes(trusted)
+    assert "signingCredential.untrusted" in _recorded_parent_codes(untrusted)
+    # The library's default is the trust verify uses without options: the official lists, which do not
+    # hold the test root.
+    default = tmp_path / "default.avi"
+    sign_file(make_clip(tmp_path / "source.avi", "avi"), default, pki, parent=signed_clip)
+    assert "signingCredential.untrusted" in _recorded_parent_codes(default)
+
+
+@pytest.mark.slow
+def test_a_parent_with_a_sidecar_is_recorded_with_its_live_trust(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    parent = tmp_path / "parent.webm"
+    sign_file(make_clip(tmp_path / "parent-source.webm", "webm"), parent, pki, sidecar=True)
+    remix = tmp_path / "remix.mp4"
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    signing.sign(clip, remix, creds, Disclosure(), parent=parent,
+                 parent_trust=TrustPolicy(load_anchors(pki.root_ca)))
+    assert "signingCredential.trusted" in _recorded_parent_codes(remix)
 
 
 @pytest.mark.parametrize(("container", "embedded"), [

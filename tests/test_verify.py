@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
-import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from provenance import signing
+from provenance import codes, signing
 from provenance.keys import signers
 from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
+from provenance.media import detect
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
 from tests.support.clips import CORPUS, make_clip, sign_file
+from tests.support.formats import MIME, altered, builder_sign, make_media
 
 _EXPECTED = CORPUS / "expected.json"
 EXPECTED_MEDIA = sorted(json.loads(_EXPECTED.read_text())) if _EXPECTED.is_file() else []
@@ -33,7 +33,9 @@ def test_corpus_conformance(corpus: Path, name: str, with_anchors: bool) -> None
     suffix = "_with_test_anchors" if with_anchors else ""
     key = "verdict_with_test_anchors" if with_anchors else "verdict"
     assert verdict.verdict.value == expected[key]
-    assert list(verdict.failure_codes) == sorted(expected["failure_codes" + suffix])
+    # The corpus lists every code a file's verdict rests on; the verdict keeps its ingredients' apart.
+    reported = {*verdict.failure_codes, *(c for i in verdict.ingredients for c in i.failure_codes)}
+    assert sorted(reported) == sorted(expected["failure_codes" + suffix])
 
 
 @pytest.mark.parametrize("alg", ["es256", "ps256", "ed25519"])
@@ -84,30 +86,32 @@ def test_unsigned_clip(clip: Path) -> None:
     assert v.signer is None and v.failure_codes == ()
 
 
-def _break_signature(path: Path) -> None:
-    data = path.read_bytes()
-    at = data.index(b"c2pa.signature\x00")
-    cbor_at = data.index(b"cbor", at)
-    size = struct.unpack(">I", data[cbor_at - 4 : cbor_at])[0]
-    sig = data[cbor_at + 4 : cbor_at - 4 + size]
-    i = cbor_at + 4 + sig.rindex(cbor2.loads(sig).value[3]) + 5
-    path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :])
-
-
-def test_broken_parent_does_not_hide_behind_valid_child(tmp_path: Path, signed_clip: Path, clip: Path,
-                                                        pki: DevPki) -> None:
-    parent = tmp_path / "parent.mp4"
-    parent.write_bytes(signed_clip.read_bytes())
-    _break_signature(parent)
-    child = tmp_path / "child.mp4"
-    sign_file(clip, child, pki, generator="Sora", parent=parent)
-    v = Verifier(load_anchors(pki.root_ca)).verify(child)
-    assert v.verdict is Outcome.INVALID
-    assert "claimSignature.mismatch" in v.failure_codes
+@pytest.mark.parametrize("fixture, c2pa_state, codes", [
+    ("remix_of_broken_parent", "Trusted", ("claimSignature.mismatch",)),
+    ("remix_with_broken_ingredient", "Invalid", ("claimSignature.mismatch", "ingredient.manifest.mismatch")),
+], ids=["recorded-when-signed", "found-now"])
+def test_a_broken_ingredient_fails_apart_from_the_files_own_credentials(
+        request: pytest.FixtureRequest, pki: DevPki, fixture: str, c2pa_state: str, codes: tuple[str, ...]) -> None:
+    remix: Path = request.getfixturevalue(fixture)
+    verifier = Verifier(load_anchors(pki.root_ca))
+    report = verifier.read(remix, detect(remix))
+    assert report is not None and report.state == c2pa_state  # what c2pa's own validation_state says
+    v = verifier.verify(remix)
+    assert (v.verdict, v.own, v.own_verdict) == (Outcome.INVALID, Outcome.TRUSTED, Outcome.TRUSTED)
+    assert not v.passed  # fails closed
+    assert v.failure_codes == ()  # the remix's own manifest has none
     (ingredient,) = v.ingredients
-    assert ingredient.relationship == "parentOf"
-    assert ingredient.verdict is Outcome.INVALID
-    assert ingredient.failure_codes == ("claimSignature.mismatch",)
+    assert (ingredient.title, ingredient.relationship, ingredient.verdict) == ("parent.mp4", "parentOf",
+                                                                               Outcome.INVALID)
+    assert ingredient.failure_codes == codes
+    assert v.ingredient_problems() is not None
+    assert v.ingredient_problems().startswith(  # type: ignore[union-attr]
+        "this clip's own credentials are intact and its signer is trusted; its ingredient 'parent.mp4' has a "
+        "broken signature")
+    data = v.to_dict()
+    assert (data["verdict"], data["own_verdict"], data["failure_codes"]) == ("invalid", "trusted", [])
+    assert data["ingredients"][0]["failure_codes"] == list(codes)
+    assert data["ingredients"][0]["problem"].startswith("has a broken signature")
 
 
 def test_remix_records_parent_and_composite_disclosure(tmp_path: Path, signed_clip: Path, clip: Path,
@@ -202,6 +206,8 @@ def test_trust_covers_ingredient_signers(tmp_path: Path, clip: Path, pki: DevPki
     sign_file(clip, child, pki, generator="Sora", parent=parent)
     only_child_signer = Verifier(load_anchors(pki.root_ca)).verify(child)
     assert only_child_signer.verdict is Outcome.VALID  # the parent's signer is not trusted
+    assert only_child_signer.own_verdict is Outcome.TRUSTED  # the child's is
+    assert only_child_signer.failure_codes == ()
     assert only_child_signer.ingredients[0].failure_codes == ("signingCredential.untrusted",)
     bundle = tmp_path / "both.pem"
     bundle.write_bytes(pki.root_ca.read_bytes() + other_pki.root_ca.read_bytes())
@@ -209,4 +215,79 @@ def test_trust_covers_ingredient_signers(tmp_path: Path, clip: Path, pki: DevPki
     # The parent's status recorded at signing said "untrusted"; the live re-check corrects it.
     assert both.verdict is Outcome.TRUSTED, both
     assert both.ingredients[0].verdict is Outcome.TRUSTED
-    assert both.failure_codes == ()
+    assert both.failure_codes == () and both.own_verdict is None  # nothing to tell apart
+
+
+# Formats whose manifest store provenance finds itself, so the signer's certificate is read from it.
+STORE_READ = {"png", "jpg", "webp", "avif", "jxl", "mp3", "flac", "wav", "m4a"}
+
+
+@pytest.fixture(scope="module")
+def other_media(tmp_path_factory: pytest.TempPathFactory, pki: DevPki) -> dict[str, tuple[Path, Path]]:
+    """Each other kind c2pa reads: (unsigned file, the same signed by c2pa's Builder)."""
+    folder = tmp_path_factory.mktemp("other-media")
+    made = {}
+    for kind in MIME:
+        plain = make_media(folder / f"plain.{kind}", kind)
+        builder_sign(plain, folder / f"signed.{kind}", kind, pki)
+        made[kind] = plain, folder / f"signed.{kind}"
+    return made
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(MIME))
+def test_every_kind_c2pa_reads_gets_its_verdict(other_media: dict[str, tuple[Path, Path]], pki: DevPki,
+                                                kind: str) -> None:
+    plain, signed = other_media[kind]
+    verifier = Verifier(load_anchors(pki.root_ca))
+    unsigned = verifier.verify(plain)
+    assert (unsigned.verdict, unsigned.error) == (Outcome.UNSIGNED, None)
+    v = verifier.verify(signed)
+    assert v.verdict is Outcome.TRUSTED, (v.failure_codes, v.error)
+    assert v.ai_generated is True and v.manifest_source == "embedded"
+    leaf = x509.load_pem_x509_certificates(pki.signer_chain.read_bytes())[0]
+    assert v.signer is not None
+    # Where c2pa alone finds the store, the names are its summary's and there is no fingerprint to show.
+    assert v.signer.sha256 == (leaf.fingerprint(hashes.SHA256()).hex() if kind in STORE_READ else "")
+    changed = signed.with_name(f"altered.{kind}")
+    changed.write_bytes(altered(kind, plain.read_bytes(), signed.read_bytes()))
+    broken = verifier.verify(changed)
+    assert broken.verdict is Outcome.INVALID
+    assert set(broken.failure_codes) & codes.HARD_BINDING_MISMATCH, broken.failure_codes
+
+
+def test_a_bare_jpeg_xl_codestream_is_unsigned(tmp_path: Path) -> None:
+    v = Verifier().verify(make_media(tmp_path / "image.jxl", "jxl-codestream"))
+    assert (v.verdict, v.error) == (Outcome.UNSIGNED, None)  # c2pa: a naked codestream cannot carry a manifest
+
+
+@pytest.mark.slow
+def test_where_provenance_sees_no_store_the_embedded_manifest_still_beats_a_sidecar(tmp_path: Path,
+                                                                                  pki: DevPki) -> None:
+    plain = make_media(tmp_path / "plain.pdf", "pdf")
+    detached = tmp_path / "detached.pdf"
+    (tmp_path / "detached.pdf.c2pa").write_bytes(builder_sign(plain, detached, "pdf", pki, embed=False))
+    verifier = Verifier(load_anchors(pki.root_ca))
+    alone = verifier.verify(detached)
+    assert (alone.verdict, alone.manifest_source) == (Outcome.TRUSTED, "sidecar")
+    embedded = tmp_path / "embedded.pdf"
+    builder_sign(plain, embedded, "pdf", pki)
+    (tmp_path / "embedded.pdf.c2pa").write_bytes((tmp_path / "detached.pdf.c2pa").read_bytes())
+    both = verifier.verify(embedded)
+    assert (both.verdict, both.manifest_source) == (Outcome.TRUSTED, "embedded")
+    assert codes.SIDECAR_IGNORED in both.informational_codes
+
+
+def test_crjson_is_c2pas_report_of_the_same_reading(signed_clip: Path, clip: Path, pki: DevPki) -> None:
+    verifier = Verifier(load_anchors(pki.root_ca), fast_path_min_bytes=0)  # the fast path would take this clip
+    verdict, document = verifier.verify_with_crjson(signed_clip)
+    assert verdict == verifier.verify(signed_clip) and verdict.verdict is Outcome.TRUSTED
+    assert document is not None
+    crjson = json.loads(document)
+    active = crjson["manifests"][0]
+    assert active["label"] == verdict.manifest_label  # the active manifest comes first
+    results = {e["code"] for e in active["validationResults"]["success"]}
+    # c2pa's full Reader hashed the file, with this verifier's anchors.
+    assert {"assertion.bmffHash.match", "signingCredential.trusted", "claimSignature.validated"} <= results
+    assert active["validationResults"]["failure"] == []
+    assert verifier.verify_with_crjson(clip) == (Verifier(load_anchors(pki.root_ca)).verify(clip), "{}")

@@ -9,6 +9,9 @@ seeks, so a large video is never read into memory.
 from __future__ import annotations
 
 import contextlib
+import io
+import mmap
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +54,9 @@ class ContainerScan:
     store: bytes | None  # the manifest store, when exactly one is embedded
     stores: int  # C2PA manifest stores embedded (more than one is an attack or a broken writer)
     units: int  # boxes, chunks or segments c2pa's parser would visit (counting stops past the limit)
+    # Whether `stores` is known: False where provenance does not find stores in this container (PDF, SVG,
+    # ZIP, GIF, TIFF, or a layout it does not follow); c2pa's Reader then says whether one is embedded.
+    complete: bool = True
 
 
 class _Walk:
@@ -188,7 +194,139 @@ def _png_scan(f: BinaryIO, size: int) -> ContainerScan:
     return walk.result()
 
 
-_SCANNERS = {"bmff": _bmff_scan, "riff": _riff_scan, "jpeg": _jpeg_scan, "png": _png_scan}
+def _jxl_scan(f: BinaryIO, size: int) -> ContainerScan:
+    walk = _Walk("JPEG XL boxes")
+    offset, complete = 0, True
+    while offset + 8 <= size:
+        found = _box_header(f, offset, size)
+        if found is None:
+            break
+        walk.visit()
+        if found.type == b"brob":
+            complete = False  # a Brotli-compressed box may hold the manifest store
+        elif found.type == b"jumb" and b"c2pa" in f.read(min(found.size - found.length, 64)):
+            f.seek(offset)
+            walk.store(f, found.size)  # the JUMBF superbox itself is the store
+        offset += found.size
+    scanned = walk.result()
+    return ContainerScan(scanned.store, scanned.stores, scanned.units, complete)
+
+
+# MIME types c2pa gives the ID3 GEOB frame that holds a manifest store.
+_ID3_C2PA = frozenset({b"application/c2pa", b"application/x-c2pa-manifest-store"})
+
+
+def _id3_scan(f: BinaryIO, size: int) -> ContainerScan:
+    """An ID3v2 tag at the start of an MP3 (or of a FLAC, as c2pa signs one): its frames and the GEOB frame
+    holding the store. A tag laid out otherwise than c2pa writes it is counted, not searched (incomplete)."""
+    from provenance.media import id3_tag_size, syncsafe
+
+    walk = _Walk("ID3 frames")
+    head = f.read(10)
+    if len(head) < 10 or head[:3] != b"ID3":
+        return walk.result()  # no tag, so no manifest store
+    tag = id3_tag_size(head)
+    if tag > limits.MAX_ID3_TAG_BYTES:
+        raise LimitExceeded(f"its ID3 tag is {tag:,} bytes, over the limit of {limits.MAX_ID3_TAG_BYTES:,}")
+    major, flags = head[3], head[5]
+    if major not in (3, 4) or flags & 0xC0:  # another version, unsynchronised, or an extended header
+        return ContainerScan(None, 0, 0, complete=False)
+    offset, end, complete = 10, min(size, tag - (10 if flags & 0x10 else 0)), True
+    while offset + 10 <= end:
+        f.seek(offset)
+        frame, raw, frame_flags = struct.unpack(">4s4sH", _read_exact(f, 10))
+        if frame[0] == 0:
+            break  # padding
+        walk.visit()
+        length = syncsafe(raw) if major == 4 else struct.unpack(">I", raw)[0]
+        if frame == b"GEOB":
+            fields = f.read(min(length, 512))
+            # text encoding (ISO-8859-1 or UTF-8: one NUL ends a string), MIME type, file name, description
+            mime_end = fields.find(b"\0", 1)
+            if fields[1:mime_end] in _ID3_C2PA:
+                name_end = fields.find(b"\0", mime_end + 1)
+                start = fields.find(b"\0", name_end + 1) + 1 if name_end > 0 else 0
+                if fields[0] not in (0, 3) or frame_flags or start <= 0:
+                    complete = False
+                else:
+                    f.seek(offset + 10 + start)
+                    walk.store(f, length - start)
+        offset += 10 + length
+    scanned = walk.result()
+    return ContainerScan(scanned.store, scanned.stores, scanned.units, complete)
+
+
+_PDF_WHITE = rb"[\x00\t\n\f\r ]"
+_PDF_OBJECT = re.compile(rb"(?<!end)obj")
+# The name /ObjStm, any of its letters maybe written as a #xx escape.
+_PDF_OBJSTM = re.compile(rb"/(?:O|#4[fF])(?:b|#62)(?:j|#6[aA])(?:S|#53)(?:t|#74)(?:m|#6[dD])")
+_PDF_COUNT = re.compile(rb"/(?:N|#4[eE])" + _PDF_WHITE + rb"*(\d+)(" + _PDF_WHITE + rb"+\d+" + _PDF_WHITE + rb"+R)?")
+
+
+def _pdf_objects(data: bytes | mmap.mmap) -> int:
+    """How many objects c2pa's PDF parser would load, counted generously; LimitExceeded past the limit."""
+    count = 0
+    for count, _ in enumerate(_PDF_OBJECT.finditer(data), 1):
+        if count > limits.MAX_PDF_OBJECTS:
+            raise LimitExceeded(f"the PDF has more than {limits.MAX_PDF_OBJECTS:,} objects")
+    for found in _PDF_OBJSTM.finditer(data):
+        # The object stream's dictionary: from its `obj` keyword to its `stream` keyword.
+        start = max(data.rfind(b"obj", max(0, found.start() - 4096), found.start()), 0)
+        end = data.find(b"stream", found.end(), found.end() + 4096)
+        counts = list(_PDF_COUNT.finditer(data, start, end if end >= 0 else found.end() + 4096))
+        if not counts or any(c.group(2) for c in counts):
+            raise LimitExceeded("a PDF object stream does not say plainly how many objects it holds")
+        count += max(int(c.group(1)) for c in counts)
+        if count > limits.MAX_PDF_OBJECTS:
+            raise LimitExceeded(f"the PDF has more than {limits.MAX_PDF_OBJECTS:,} objects")
+    return count
+
+
+def _whole(size: int, what: str) -> None:
+    if size > limits.MAX_WHOLE_PARSE_BYTES:
+        raise LimitExceeded(f"the {what} is {size:,} bytes; c2pa reads it whole, and the limit is "
+                            f"{limits.MAX_WHOLE_PARSE_BYTES:,}")
+
+
+def _pdf_scan(f: BinaryIO, size: int) -> ContainerScan:
+    _whole(size, "PDF")
+    try:
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _pdf_objects(data)
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a file on disk, or an empty one
+        f.seek(0)
+        _pdf_objects(f.read(size))
+    return ContainerScan(None, 0, 0, complete=False)
+
+
+def _svg_scan(f: BinaryIO, size: int) -> ContainerScan:
+    _whole(size, "SVG file")
+    return ContainerScan(None, 0, 0, complete=False)
+
+
+def _zip_scan(f: BinaryIO, size: int) -> ContainerScan:
+    """The entries the central directory declares (any end record in the last 64 KiB counts, and its ZIP64
+    record); c2pa's ZIP reader keeps them all."""
+    tail_at = max(0, size - (65535 + 22))
+    f.seek(tail_at)
+    tail = f.read(size - tail_at)
+    entries, at = 0, tail.rfind(b"PK\x05\x06")
+    while at >= 0:
+        entries = max(entries, *struct.unpack_from("<HH", tail, at + 8)) if at + 12 <= len(tail) else entries
+        locator = at - 20
+        if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+            f.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+            record = f.read(40)
+            if record[:4] == b"PK\x06\x06" and len(record) == 40:
+                entries = max(entries, *struct.unpack_from("<QQ", record, 24))
+        at = tail.rfind(b"PK\x05\x06", 0, at)
+    if entries > limits.MAX_ZIP_ENTRIES:
+        raise LimitExceeded(f"the ZIP file declares {entries:,} entries, over the limit of {limits.MAX_ZIP_ENTRIES:,}")
+    return ContainerScan(None, 0, entries, complete=False)
+
+
+_SCANNERS = {"bmff": _bmff_scan, "riff": _riff_scan, "jpeg": _jpeg_scan, "png": _png_scan, "jxl": _jxl_scan,
+             "id3": _id3_scan, "pdf": _pdf_scan, "svg": _svg_scan, "zip": _zip_scan}
 
 
 def scan(f: BinaryIO, size: int, media: MediaType) -> ContainerScan:
@@ -203,8 +341,9 @@ def scan(f: BinaryIO, size: int, media: MediaType) -> ContainerScan:
         f.seek(0)
         return ContainerScan(f.read(size), 1, 1)
     scanner = _SCANNERS.get(media.container)
-    if scanner is None:
-        return ContainerScan(None, 0, 0)
+    if scanner is None:  # nothing embeds in a container that cannot carry a manifest
+        return ContainerScan(None, 0, 0, complete=not media.embeddable)
+    f.seek(0)
     try:
         return scanner(f, size)
     except (ValueError, struct.error):

@@ -1,8 +1,8 @@
 """Policy rules: small objects, each looking at one file's verdict and returning its violations.
 
-Rules fail closed. Three rules are always on: unreadable media, broken credentials
-and a failed trust setting of the verifier fail every file that is not exempt
-(``allow_unsigned``). Rules about what intact credentials say (trust, signer, AI
+Rules fail closed. Four rules are always on: unreadable media, broken credentials
+(the file's own, or an ingredient's) and a failed trust setting of the verifier fail
+every file that is not exempt (``allow_unsigned``). Rules about what intact credentials say (trust, signer, AI
 disclosure, timestamp) only look at files whose credentials are intact; broken
 ones have already failed.
 """
@@ -19,6 +19,7 @@ from provenance.codes import UNTRUSTED, explain
 from provenance.errors import PolicyError
 from provenance.verdict import (
     COMPOSITE_WITH_TRAINED,
+    COPY,
     TRAINED_ALGORITHMIC_MEDIA,
     Claimant,
     Outcome,
@@ -96,12 +97,31 @@ class IntactCredentials:
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
-        """The failure codes in plain words, when the credentials are invalid."""
-        if verdict.verdict is not Outcome.INVALID:
+        """The failure codes in plain words, when the file's own credentials are invalid."""
+        if verdict.own is not Outcome.INVALID:
             return []
         codes = [c for c in verdict.failure_codes if c != UNTRUSTED] or list(verdict.failure_codes)
         reasons = "; ".join(f"{explain(c)} ({c})" for c in codes) or "the manifest failed validation"
         return [Violation(self.info.id, f"credentials are invalid: {reasons}")]
+
+
+class IntactIngredients:
+    """Fails a file one of whose ingredients has broken credentials, however intact its own are."""
+
+    info: ClassVar[RuleInfo] = RuleInfo(
+        "invalid-ingredient", "InvalidIngredient",
+        "An ingredient's Content Credentials are broken.",
+        "The file was made from an ingredient (e.g. the parent of a remix) whose credentials fail "
+        "validation: a broken signature, altered media or an altered manifest, as recorded when the file "
+        "was signed or found again now. The file's own credentials may be intact; it fails all the same.",
+    )
+
+    def check(self, path: str, verdict: Verdict) -> list[Violation]:
+        """One violation per broken ingredient, in plain words with its own codes."""
+        own = verdict.own_intact()
+        return [Violation(self.info.id, "; ".join(filter(None, [own, i.described()]))
+                          + f" ({', '.join(i.failure_codes)})")
+                for i in verdict.ingredients if i.verdict is Outcome.INVALID]
 
 
 @dataclass(frozen=True)
@@ -149,14 +169,16 @@ class RequireTrusted:
     info: ClassVar[RuleInfo] = RuleInfo(
         "untrusted-signer", "UntrustedSigner",
         "The signer's certificate does not chain to a trust anchor.",
-        "The credentials are intact, but the signing certificate does not chain to any of the trust "
-        "anchors (policy trust_anchors or --trust-anchors).",
+        "The credentials are intact, but the signing certificate (the file's own, or an ingredient's) does not "
+        "chain to any of the trust anchors (policy trust_anchors or --trust-anchors).",
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
         """A violation when intact credentials in scope have an untrusted signer."""
         if verdict.verdict is not Outcome.VALID or not self.scope.matches(path):
             return []
+        if verdict.own is Outcome.TRUSTED:  # only an ingredient's signer is untrusted
+            return [Violation(self.info.id, verdict.ingredient_problems() or "an ingredient's signer is not trusted")]
         if verdict.trust_failures and UNTRUSTED not in verdict.failure_codes:
             return []  # the signer is trusted; only a trust setting failed (reported by trust-failure)
         return [Violation(self.info.id, f"signed by {_signer(verdict)}, which does not chain to a trust anchor")]
@@ -195,18 +217,22 @@ class AllowedSigners:
 
 
 def _trusted_recovered(verdict: Verdict) -> list[Claimant]:
-    """The recovered manifests a rule may count: only trusted ones, under the verifier's trust anchors.
+    """The recovered manifests a rule may count: only trusted ones, under the verifier's trust anchors
+    or the official lists.
 
-    Anyone can register a manifest claiming any content, so an untrusted one (or any, without
-    anchors) neither creates nor lifts a violation; it is shown as information only.
+    Anyone can register a manifest claiming any content, so an untrusted one (or any, when nobody is
+    trusted) neither creates nor lifts a violation; it is shown as information only. So is a trusted
+    one whose clip the file only resembles (recovered `match` "similar"): only a copy counts.
     """
     r = verdict.recovered
-    if r is None or not verdict.trust_anchors_given:
+    if r is None or not verdict.trust_judged:
         return []
     # Recovered built by hand (no claimants) stands for itself.
     claims = r.claimants or (Claimant(r.manifest_id, r.distance, r.verdict, r.signer.subject if r.signer else None,
-                                      r.signer.sha256 if r.signer else None, r.ai_generated, r.digital_source_type),)
-    return [c for c in claims if c.verdict is Outcome.TRUSTED]
+                                      r.signer.sha256 if r.signer else None, r.ai_generated, r.digital_source_type,
+                                      r.match, r.aligned),)
+    # A look-alike's credentials are another clip's: only a copy's speak for this file.
+    return [c for c in claims if c.verdict is Outcome.TRUSTED and c.match == COPY]
 
 
 def _by(claimant: Claimant) -> str:
@@ -226,8 +252,9 @@ class RequireAiDisclosure:
         "Files matched by require_ai_disclosure must carry intact credentials whose digitalSourceType is "
         "trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia. With "
         "accept_recovered_ai_disclosure, such a disclosure recovered from a manifest repository also "
-        "counts when the recovered manifest is itself trusted under the trust anchors (it never counts "
-        "as a signature).",
+        "counts when the recovered manifest is itself trusted under the trust anchors and the file is a "
+        "copy of its clip (recovered match \"copy\"; a look-alike's never counts). It never counts as a "
+        "signature.",
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
@@ -257,8 +284,8 @@ class ForbidAi:
         "forbidden-ai", "ForbiddenAi",
         "The file is declared AI-generated where the policy forbids it.",
         "Files matched by forbid_ai (e.g. camera originals) must not be declared AI-generated, neither by "
-        "their own credentials nor by trusted credentials recovered for them (an untrusted recovered "
-        "manifest is information only: anyone can register one).",
+        "their own credentials nor by trusted credentials recovered for them as a copy (an untrusted recovered "
+        "manifest is information only: anyone can register one; so is one whose clip the file only resembles).",
     )
 
     def check(self, path: str, verdict: Verdict) -> list[Violation]:
@@ -303,6 +330,7 @@ class RequireTimestamp:
 ALL_RULES: tuple[RuleInfo, ...] = (
     ReadableMedia.info,
     IntactCredentials.info,
+    IntactIngredients.info,
     TrustFailure.info,
     RequireCredentials.info,
     RequireTrusted.info,
@@ -337,18 +365,21 @@ class RuleSet:
         return Evaluation(False, tuple(sorted(found, key=lambda v: RULE_ORDER[v.rule])))
 
 
-def compile_policy(policy: Policy, *, anchors_given: bool) -> RuleSet:
-    """The rules a policy stands for; refuses combinations that could never pass honestly."""
-    rules: list[Rule] = [ReadableMedia(), IntactCredentials(), TrustFailure()]
+def compile_policy(policy: Policy, *, anchors_given: bool, lists_in_force: bool = False) -> RuleSet:
+    """The rules a policy stands for; refuses combinations that could never pass honestly.
+
+    Given anchors require trusted signers unless the policy says otherwise; the official lists
+    (`lists_in_force`, no anchors given) let the policy ask for it (require_trusted) but do not by default."""
+    rules: list[Rule] = [ReadableMedia(), IntactCredentials(), IntactIngredients(), TrustFailure()]
     if policy.require_credentials:
         rules.append(RequireCredentials(policy.require_credentials))
     trusted = policy.require_trusted
     if trusted is None:
         trusted = Scope.all() if anchors_given else Scope.none()
-    if trusted and not anchors_given:
+    if trusted and not anchors_given and not lists_in_force:
         raise PolicyError(
             f"{policy.source}: require_trusted needs trust anchors",
-            remedy="Set trust_anchors in the policy or pass --trust-anchors.",
+            remedy="Set trust_anchors in the policy, pass --trust-anchors, or leave out --no-default-trust.",
         )
     if trusted:
         rules.append(RequireTrusted(trusted))

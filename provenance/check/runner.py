@@ -10,6 +10,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from provenance.verdict import Outcome, Verdict
 
 if TYPE_CHECKING:
     from provenance.durability.recovery import Recoverer
+    from provenance.trust.lists import TrustLists
     from provenance.verify import Verifier
 
 ProgressCallback = Callable[[int], None]  # called with the number of files just finished
@@ -61,6 +63,8 @@ class CheckReport:
     trust_anchors: str | None = None  # where the anchors came from
     tsa_trust_anchors: str | None = None
     seconds: float = 0.0
+    # The official lists the files were judged against, when no anchors were given (None with anchors).
+    trust_lists: TrustLists | None = None
 
     @property
     def failed(self) -> list[FileResult]:
@@ -127,20 +131,21 @@ _worker_verifier: Verifier | None = None
 _worker_recoverer: Recoverer | None = None
 
 
-def _new_verifier(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None) -> Verifier:
+def _new_verifier(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+                  lists: TrustLists | None) -> Verifier:
     from provenance.verify import Verifier
 
-    return Verifier(anchors, tsa_anchors=tsa_anchors)
+    return Verifier(anchors, tsa_anchors=tsa_anchors, lists=lists)
 
 
-def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
+def _init_worker(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None, lists: TrustLists | None,
                  recovery: RecoverySource | None) -> None:
     """Runs once per worker process: one Verifier (and Recoverer), heavy modules loaded up front."""
     global _worker_verifier, _worker_recoverer
     import c2pa  # noqa: F401  (loaded now, while the parent is still walking the tree)
     import cryptography.x509  # noqa: F401
 
-    _worker_verifier = _new_verifier(anchors, tsa_anchors)
+    _worker_verifier = _new_verifier(anchors, tsa_anchors, lists)
     _worker_recoverer = recovery.open(_worker_verifier) if recovery is not None else None
 
 
@@ -157,12 +162,12 @@ def _verify_one(verifier: Verifier, path: Path, recoverer: Recoverer | None = No
 
 
 def _worker_main(conn: Connection, parent: int, anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None,
-                 recovery: RecoverySource | None) -> None:
+                 lists: TrustLists | None, recovery: RecoverySource | None) -> None:
     """A worker process: verifies the batches of paths it is sent, answering file by file, until sent None."""
     from provenance._internal.children import die_with
 
     die_with(parent)  # a killed `check` must not leave its workers verifying
-    _init_worker(anchors, tsa_anchors, recovery)
+    _init_worker(anchors, tsa_anchors, lists, recovery)
     assert _worker_verifier is not None
     conn.send(None)  # ready: the time limit of the first file starts now, not before c2pa is loaded
     while (paths := conn.recv()) is not None:
@@ -173,9 +178,12 @@ def _worker_main(conn: Connection, parent: int, anchors: TrustAnchors | None, ts
 # ---- parent side ---------------------------------------------------------------------------------
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork is the cheapest start on Linux; the parent has no threads and has not loaded c2pa's library.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # fork is the cheapest start on Linux while the parent has no threads and has not loaded c2pa's library
+    # (the CLI's case). Once it has (a caller that signed or read files first), a forked worker can wait
+    # forever on c2pa's worker threads, which it does not have (seen reading a PDF): start workers afresh
+    # (spawn, not forkserver: a worker's parent must be this process, see `die_with`).
+    fork = "fork" in multiprocessing.get_all_start_methods() and "c2pa" not in sys.modules
+    return multiprocessing.get_context("fork" if fork else "spawn")
 
 
 class VerifierCrashed(ProvenanceError):
@@ -205,9 +213,11 @@ class VerificationPool:
     warm_workers = 2
 
     def __init__(self, anchors: TrustAnchors | None, jobs: int, *, tsa_anchors: TrustAnchors | None = None,
-                 recovery: RecoverySource | None = None, timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> None:
+                 lists: TrustLists | None = None, recovery: RecoverySource | None = None,
+                 timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> None:
         self.anchors = anchors
         self.tsa_anchors = tsa_anchors
+        self.lists = lists
         self.recovery = recovery
         self.jobs = max(1, jobs)
         self.timeout = timeout if timeout and timeout > 0 else None
@@ -233,7 +243,8 @@ class VerificationPool:
         ctx = _pool_context()
         parent, child = ctx.Pipe()
         process = ctx.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child, os.getpid(), self.anchors, self.tsa_anchors, self.recovery), daemon=True,
+            target=_worker_main, args=(child, os.getpid(), self.anchors, self.tsa_anchors, self.lists, self.recovery),
+            daemon=True,
             name="provenance-check")
         process.start()
         child.close()
@@ -255,7 +266,7 @@ class VerificationPool:
         """Verdicts (and seconds spent on each) for `paths`, in the same order."""
         items = list(paths)
         if self.in_process:
-            verifier = _new_verifier(self.anchors, self.tsa_anchors)
+            verifier = _new_verifier(self.anchors, self.tsa_anchors, self.lists)
             recoverer = self.recovery.open(verifier) if self.recovery is not None else None
             out = []
             try:
@@ -322,11 +333,11 @@ class VerificationPool:
 
 
 def verify_files(paths: Sequence[Path], anchors: TrustAnchors | None, *, jobs: int,
-                 tsa_anchors: TrustAnchors | None = None, recovery: RecoverySource | None = None,
-                 on_progress: ProgressCallback | None = None,
+                 tsa_anchors: TrustAnchors | None = None, lists: TrustLists | None = None,
+                 recovery: RecoverySource | None = None, on_progress: ProgressCallback | None = None,
                  timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> list[tuple[Verdict, float]]:
     """Verdicts (and seconds spent) for `paths`, in the same order, with up to `jobs` worker processes."""
-    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors, recovery=recovery,
+    with VerificationPool(anchors, min(jobs, len(paths)), tsa_anchors=tsa_anchors, lists=lists, recovery=recovery,
                           timeout=timeout) as pool:
         return pool.verify(paths, on_progress)
 
@@ -366,7 +377,8 @@ def _choose_anchors(given: AnchorSource, from_policy: Path | None, default_file:
 
 def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorSource = None,
           tsa_anchors: AnchorSource = None, allowed_signers: Iterable[str] = (), user_defaults: bool = False,
-          jobs: int | None = None, include: Sequence[str] = (), exclude: Sequence[str] = (),
+          default_lists: bool = False, jobs: int | None = None, include: Sequence[str] = (),
+          exclude: Sequence[str] = (),
           recovery: RecoverySource | None = None, on_start: Callable[[int], None] | None = None,
           on_progress: ProgressCallback | None = None,
           timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> CheckReport:
@@ -374,13 +386,16 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
 
     `anchors` and `tsa_anchors` (loaded, or files to load) override the policy's trust_anchors and
     tsa_trust_anchors; with `user_defaults`, the per-user default files are used where neither gives
-    any. `allowed_signers` (SHA-256 fingerprints) add to the policy's. With `recovery`, files whose
-    credentials are gone are looked up in that manifest repository. A file that takes longer than
-    `timeout` seconds (None or 0: no limit) is an `error`; `jobs` None or 0 means one per core.
+    any; with `default_lists`, the official trust lists in force when no anchors of either kind are
+    found (provenance.trust.lists). `allowed_signers` (SHA-256 fingerprints) add to the policy's. With
+    `recovery`, files whose credentials are gone are looked up in that manifest repository. A file that
+    takes longer than `timeout` seconds (None or 0: no limit) is an `error`; `jobs` None or 0 means one
+    per core.
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
     from provenance.trust.anchors import default_anchors_path, default_tsa_anchors_path, parse_fingerprints
+    from provenance.trust.lists import lists_for
 
     started = time.perf_counter()
     extra_signers = parse_fingerprints(allowed_signers)
@@ -389,8 +404,9 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
     anchors = _choose_anchors(anchors, policy.trust_anchors, default_anchors_path() if user_defaults else None)
     tsa_anchors = _choose_anchors(tsa_anchors, policy.tsa_trust_anchors,
                                  default_tsa_anchors_path() if user_defaults else None)
-    ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None)
-    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, recovery=recovery,
+    lists = lists_for(anchors, tsa_anchors, enabled=default_lists)
+    ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None, lists_in_force=lists is not None)
+    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, lists=lists, recovery=recovery,
                           timeout=timeout) as pool:
         candidates = discover(paths, root=root, include=include, exclude=exclude)
         if on_start:
@@ -418,4 +434,5 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
         trust_anchors=anchors.source if anchors is not None else None,
         tsa_trust_anchors=tsa_anchors.source if tsa_anchors is not None else None,
         seconds=time.perf_counter() - started,
+        trust_lists=lists,
     )

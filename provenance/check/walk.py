@@ -1,7 +1,8 @@
 """Find the media files under the paths given to `provenance check`.
 
-Media is recognised by content (magic bytes), so a clip renamed without its
-extension is still checked. A file with a media extension whose content is not
+Media (whatever c2pa reads: video, images, audio, PDF, SVG, ZIP-based documents)
+is recognised by content (magic bytes), so a clip renamed without its extension
+is still checked. A file with a media extension whose content is not
 recognisable is kept too: it is reported as unreadable rather than skipped.
 Hidden folders (``.git`` among them) are not entered.
 """
@@ -19,10 +20,10 @@ from provenance.errors import UsageError
 
 # Extensions that make a file a candidate whatever its content (a corrupt clip must not be skipped).
 MEDIA_EXTENSIONS = frozenset({
-    "mp4", "m4v", "m4a", "mov", "qt", "3gp", "avi", "wav", "webm", "mkv", "mka",
-    "jpg", "jpeg", "png", "gif", "tif", "tiff", "webp", "heic", "heif", "avif",
+    "mp4", "m4v", "m4a", "mov", "qt", "3gp", "avi", "wav", "webm", "mkv", "mka", "mp3", "flac",
+    "jpg", "jpeg", "png", "gif", "tif", "tiff", "webp", "heic", "heif", "avif", "jxl", "svg", "dng",
+    "pdf",
 })
-_HEAD = 64
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,9 @@ def looks_like_media(path: Path) -> bool:
         return True
     try:
         with path.open("rb") as f:
-            head = f.read(_HEAD)
+            kind = media_mod.sniff_file(f)
     except OSError:
         return False
-    kind = media_mod.sniff(head)
     return kind is not None and kind.kind != "manifest"
 
 

@@ -12,10 +12,16 @@ claim signature, assertion hashes and signer trust are checked as usual. The fin
 is recomputed from the soft binding inside that signed manifest, so a resolver's word is never
 taken for it.
 
+A fingerprint match only says "this looks like that". Each match is therefore placed on the signed
+clip's timeline (`alignment`): a *copy* matches its recorded segments in order, at one offset, over
+most of the file; anything else is only *similar* (another part of the same shot, the same scene
+filmed again), and only a copy's credentials are the file's original ones.
+
 Anyone who can register a manifest can register one for any content, so every match within the
 threshold is checked (up to MAX_CANDIDATES, a resource limit; reaching it is reported), the best is
-chosen by its own verdict first (trusted, then valid, then invalid) and distance second, and every
-match is kept as a claimant, so a competing claim is shown, never silently dropped or preferred.
+chosen by its own verdict first (trusted, then valid, then invalid), then copies before look-alikes,
+then distance, and every match is kept as a claimant, so a competing claim is shown, never silently
+dropped or preferred.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ from typing import Any
 
 from provenance.codes import HARD_BINDING_MISMATCH, without_failures
 from provenance.durability import softbinding
+from provenance.durability.alignment import align
 from provenance.durability.repository import Entry, Lookup, Repository, open_repository
 from provenance.durability.repository.interface import MAX_LOOKUP_RESULTS
 from provenance.errors import ProvenanceError, RepositoryError, SoftBindingError, c2pa_reason
-from provenance.verdict import Claimant, Outcome, Recovered, Verdict
+from provenance.verdict import COPY, SIMILAR, Claimant, Outcome, Recovered, Verdict
 from provenance.verify import ManifestReport, Verifier
 
 # The most repository matches whose manifest stores one file's recovery fetches and validates: a
@@ -130,20 +137,21 @@ class Recoverer:
         if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
             return verdict  # nothing registered: skip the fingerprint
         try:
-            query = softbinding.compute_query(verdict.path)
+            query = softbinding.lookup_query(verdict.path)
         except SoftBindingError:
             return verdict  # no video to fingerprint (e.g. audio only): nothing to look up
         found = self.best_match(query)
         return verdict if found is None else replace(verdict, recovered=found)
 
-    def best_match(self, query: softbinding.SoftBinding) -> Recovered | None:
+    def best_match(self, query: softbinding.Query) -> Recovered | None:
         """The best registered manifest that really matches, with every other match as a claimant.
 
-        Best means the best verdict of its own (trusted, valid, invalid), then the nearest: a flood of
-        nearer registrations by an untrusted signer never outranks a trusted one.
+        Best means the best verdict of its own (trusted, valid, invalid), then a copy before a
+        look-alike, then the nearest: a flood of nearer registrations by an untrusted signer never
+        outranks a trusted one.
         """
         limit = min(self.candidates, self.lookup.result_limit)
-        matches = self.lookup.match(softbinding.ALG, query.query_value, limit)
+        matches = self.lookup.match(softbinding.ALG, query.binding.query_value, limit)
         found: list[Recovered] = []
         for match in matches[:limit]:  # a remote resolver may send more than asked
             store = self.lookup.manifest_store(match.manifest_id)
@@ -153,9 +161,13 @@ class Recoverer:
                 reading = read_store(store, self.verifier, match.manifest_id)
             except ProvenanceError:
                 continue  # an unreadable store is no credential
-            distance = query.distance(reading.soft_binding) if reading.soft_binding else None
+            if reading.soft_binding is None:
+                continue
+            distance = query.binding.distance(reading.soft_binding)
             if distance is None or distance > self.threshold:
                 continue
+            placed = align(query, reading.soft_binding, self.threshold)
+            copy = placed if placed is not None and placed.match == COPY else None
             v = reading.verdict
             found.append(Recovered(
                 manifest_id=v.manifest_label or match.manifest_id,
@@ -166,10 +178,12 @@ class Recoverer:
                 ai_generated=v.ai_generated,
                 digital_source_type=v.digital_source_type,
                 source=self.lookup.location,
+                match=COPY if copy else SIMILAR,
+                aligned=copy.where if copy else None,
             ))
         if not found:
             return None
-        found.sort(key=lambda r: (_RANK.get(r.verdict, len(_RANK)), r.distance, r.manifest_id))
+        found.sort(key=lambda r: (_RANK.get(r.verdict, len(_RANK)), r.match != COPY, r.distance, r.manifest_id))
         claimants = tuple(Claimant(
             manifest_id=r.manifest_id,
             distance=r.distance,
@@ -178,6 +192,8 @@ class Recoverer:
             signer_sha256=r.signer.sha256 if r.signer else None,
             ai_generated=r.ai_generated,
             digital_source_type=r.digital_source_type,
+            match=r.match,
+            aligned=r.aligned,
         ) for r in found)
         return replace(found[0], claimants=claimants, limit_reached=len(matches) >= limit)
 

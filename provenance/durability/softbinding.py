@@ -52,6 +52,8 @@ QUERY_RATE = 25  # a lookup's windows are cut from frames sampled at this rate..
 QUERY_STEP = QUERY_RATE // FRAMES_PER_SECOND  # ...taking every 5th, 200 ms apart as in a segment
 QUERY_RUN = QUERY_RATE  # consecutive window starts (40 ms apart) in a run: one second of offsets
 QUERY_SEGMENTS = 2 * QUERY_RUN  # windows a lookup computes at most
+QUERY_FRAME_MS = 1000 // QUERY_RATE
+WINDOW_SPAN = (SEGMENT_FRAMES - 1) * QUERY_STEP + 1  # frames at QUERY_RATE from a window's first to its last
 # Two soft bindings match when some Video-Code of one (whole clip or segment) is at most this many
 # bits (of 256) from some Video-Code of the other. Chosen with bench/durability.py (table in
 # docs/durability.md): every remuxed or re-encoded copy, 98 % of halved ones and 96 % of copies with their first
@@ -258,7 +260,7 @@ def query_positions(frames: int) -> list[int]:
     clip's one-second segment grid, so wherever a copy was cut, one window of each run samples the
     frames of a segment to within 20 ms.
     """
-    last = frames - (SEGMENT_FRAMES - 1) * QUERY_STEP - 1
+    last = frames - WINDOW_SPAN
     if last < 0:
         return []
     if last + 1 <= QUERY_SEGMENTS:
@@ -386,22 +388,80 @@ def compute(path: str | os.PathLike[str], *, with_instance: bool = True, threads
     return SoftBinding(tuple(units), segments(frames, stored_positions(len(frames))))
 
 
-def compute_query(path: str | os.PathLike[str], *, with_instance: bool = True,
-                  threads: int | None = None) -> SoftBinding:
-    """The soft binding a lookup sends: the whole clip's Video-Code (and Instance-Code), and the
-    Video-Codes of its windows (`query_positions`; repeated codes once); one decode."""
+class Query:
+    """What a lookup knows about a copy: the soft binding it sends, and its frame signatures at
+    QUERY_RATE, so the Video-Code of a window starting at any of its frames can be computed later
+    (to check a candidate's segments in place: `durability.alignment`). Window codes are kept once computed."""
+
+    def __init__(self, binding: SoftBinding, frames: list[tuple[int, ...]], windows: dict[int, bytes]) -> None:
+        self.binding = binding
+        # Each signature's 380 values (0..2) as bytes: a tenth of the memory of a tuple of ints.
+        self.frames = [bytes(f) for f in frames]
+        self._windows = dict(windows)
+        self.computed = 0  # window codes computed after the lookup's own (the alignment's cost)
+
+    @property
+    def duration_ms(self) -> int:
+        """How long the copy is, as sampled."""
+        return len(self.frames) * QUERY_FRAME_MS
+
+    @property
+    def last_start(self) -> int:
+        """The last frame a window can start at; negative when the copy is shorter than one window."""
+        return len(self.frames) - WINDOW_SPAN
+
+    @property
+    def sent(self) -> dict[int, bytes]:
+        """The windows the lookup sent, by first frame: their Video-Code bodies (a copy of them)."""
+        return dict(self._windows)
+
+    def window(self, start: int) -> bytes:
+        """The 256-bit Video-Code body of the window whose first frame is `start` (0..last_start)."""
+        if not 0 <= start <= self.last_start:
+            raise ValueError(f"no window starts at frame {start}")
+        body = self._windows.get(start)
+        if body is None:
+            body = _window_body(self.frames, start)
+            self._windows[start] = body
+            self.computed += 1
+        return body
+
+
+def _window_unit(frames: list[tuple[int, ...]] | list[bytes], start: int) -> str:
+    return video_unit([tuple(f) for f in frames[start : start + WINDOW_SPAN : QUERY_STEP]])
+
+
+def _window_body(frames: list[bytes], start: int) -> bytes:
+    body = video_body(_window_unit(frames, start))
+    assert body is not None  # video_unit makes 256-bit version-0 Video-Codes
+    return body
+
+
+def lookup_query(path: str | os.PathLike[str], *, with_instance: bool = True,
+                 threads: int | None = None) -> Query:
+    """A copy's lookup: the soft binding it sends (whole clip's Video-Code and Instance-Code, the
+    Video-Codes of its windows at `query_positions`, repeated codes once) and its frames; one decode."""
     frames, dense = _signature_streams(path, (FRAMES_PER_SECOND, QUERY_RATE), threads=threads)
     units = [video_unit(frames)]
     if with_instance:
         units.append(instance_code(path))
-    span = (SEGMENT_FRAMES - 1) * QUERY_STEP + 1
     distinct: dict[str, Segment] = {}
+    windows: dict[int, bytes] = {}
     for start in query_positions(len(dense)):
-        unit = video_unit(dense[start : start + span : QUERY_STEP])
+        unit = _window_unit(dense, start)
+        body = video_body(unit)
+        assert body is not None
+        windows[start] = body
         if unit not in units:  # a still picture gives one code many times
-            start_ms = start * 1000 // QUERY_RATE
+            start_ms = start * QUERY_FRAME_MS
             distinct.setdefault(unit, Segment(start_ms, start_ms + SEGMENT_FRAMES * FRAME_MS, unit))
-    return SoftBinding(tuple(units), tuple(distinct.values()))
+    return Query(SoftBinding(tuple(units), tuple(distinct.values())), dense, windows)
+
+
+def compute_query(path: str | os.PathLike[str], *, with_instance: bool = True,
+                  threads: int | None = None) -> SoftBinding:
+    """The soft binding a lookup sends (`lookup_query`), without the frames."""
+    return lookup_query(path, with_instance=with_instance, threads=threads).binding
 
 
 def _block_value(raw: Any) -> bytes | None:

@@ -6,6 +6,7 @@ What a verdict becomes under them is `provenance.trust.policy`; `trust show` is 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -32,10 +33,16 @@ class TrustAnchors:
     count: int
 
     def certificates(self) -> list[x509.Certificate]:
-        """The bundle's certificates, parsed."""
-        from cryptography import x509
+        """The bundle's certificates, parsed (once per process for the same PEM)."""
+        return list(parse_pem(self.pem)) if self.count else []
 
-        return x509.load_pem_x509_certificates(self.pem.encode("ascii", "replace"))
+
+@functools.lru_cache(maxsize=64)
+def parse_pem(pem: str) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM bundle, text between the blocks ignored; ValueError when there are none."""
+    from cryptography import x509
+
+    return tuple(x509.load_pem_x509_certificates(pem.encode("ascii", "replace")))
 
 
 def load_anchors(path: str | os.PathLike[str]) -> TrustAnchors:
@@ -105,13 +112,15 @@ def parse_fingerprints(values: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def reader_settings(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None = None) -> dict[str, Any]:
+def reader_settings(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None = None,
+                    allowed: TrustAnchors | None = None) -> dict[str, Any]:
     """c2pa settings for reading: never fetch from the network while verifying.
 
     c2pa judges time-stamping authorities against the same anchors as signers, so TSA
     anchors are handed to it too (that is what lets it accept a signature made before
     the signer's certificate expired); `TrustPolicy.apply` then makes sure each kind of
-    anchor only vouches for its own kind of certificate.
+    anchor only vouches for its own kind of certificate. `allowed` are end-entity certificates
+    trusted one by one (c2pa's `trust.allowed_list`).
     """
     settings: dict[str, Any] = {
         "verify": {
@@ -125,17 +134,44 @@ def reader_settings(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | No
     pems = [a.pem.strip() + "\n" for a in (anchors, tsa_anchors) if a is not None]
     if pems:
         settings["trust"] = {"trust_anchors": "".join(pems)}
+    if allowed is not None and allowed.count:
+        settings.setdefault("trust", {})["allowed_list"] = allowed.pem.strip() + "\n"
     return settings
 
 
-def chains_to(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> bool:
-    """Whether some certificate of `chain` is an anchor or was issued (signed) by one.
+@functools.lru_cache(maxsize=64)
+def certificate_index(pem: str) -> tuple[dict[str, x509.Certificate], dict[x509.Name, list[x509.Certificate]]]:
+    """A bundle's certificates by SHA-256 fingerprint and by subject, worked out once per process."""
+    from provenance.keys.pki import fingerprint
+
+    by_fingerprint: dict[str, x509.Certificate] = {}
+    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+    for cert in parse_pem(pem):
+        by_fingerprint[fingerprint(cert)] = cert
+        by_subject.setdefault(cert.subject, []).append(cert)
+    return by_fingerprint, by_subject
+
+
+def anchor_of(chain: Sequence[x509.Certificate], anchors: TrustAnchors) -> x509.Certificate | None:
+    """The anchor `chain` (leaf first) ends at: the first certificate of it that is an anchor, or the anchor
+    that issued (signed) it; None when there is none.
 
     c2pa has already validated the chain itself; this only tells which anchor it ends at.
     """
     from provenance.keys.pki import fingerprint, issued_by
 
-    anchor_fingerprints = {fingerprint(a) for a in anchors}
-    return any(fingerprint(cert) in anchor_fingerprints
-               or any(cert.issuer == anchor.subject and issued_by(cert, anchor) for anchor in anchors)
-               for cert in chain)
+    if not anchors.count:
+        return None
+    by_fingerprint, by_subject = certificate_index(anchors.pem)
+    for cert in chain:
+        if (found := by_fingerprint.get(fingerprint(cert))) is not None:
+            return found
+        issuer = next((a for a in by_subject.get(cert.issuer, ()) if issued_by(cert, a)), None)
+        if issuer is not None:
+            return issuer
+    return None
+
+
+def chains_to(chain: Sequence[x509.Certificate], anchors: TrustAnchors) -> bool:
+    """Whether some certificate of `chain` is an anchor or was issued (signed) by one."""
+    return anchor_of(chain, anchors) is not None

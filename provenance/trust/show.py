@@ -1,11 +1,13 @@
 """`provenance trust show`: a signed file's certificate chains, read straight from the file, so an
-operator can decide which signer to pin (--allowed-signer) or which CA to trust (--trust-anchors).
+operator can decide which signer to pin (--allowed-signer) or which CA to trust (--trust-anchors);
+and, without a file, the trust in force (the official lists' entities and dates, or the anchor files).
 
 Nothing here validates anything; that is `provenance.verify`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -13,9 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provenance.errors import MediaError
+from provenance.verdict import TrustEntity
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from provenance.trust.anchors import TrustAnchors
+    from provenance.trust.lists import InterimList, TrustList, TrustLists
+    from provenance.trust.policy import TrustPolicy
 
 _EKU_NAMES = {
     "1.3.6.1.5.5.7.3.36": "documentSigning",
@@ -56,6 +63,8 @@ class ChainReport:
     signer_chain: tuple[CertificateInfo, ...]
     timestamp_time: str | None = None
     tsa_chain: tuple[CertificateInfo, ...] = ()
+    # The trust list entry the signer's chain ends at, looked up, not validated (`verify` does that).
+    trust_entity: TrustEntity | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
@@ -144,8 +153,9 @@ def read_manifest_store(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     return store, "embedded"
 
 
-def chain_report(path: str | os.PathLike[str]) -> ChainReport:
-    """The active manifest's signer chain and timestamp authority, read straight from the file.
+def chain_report(path: str | os.PathLike[str], lists: TrustLists | None = None) -> ChainReport:
+    """The active manifest's signer chain and timestamp authority, read straight from the file, and the
+    entry of `lists` its chain ends at.
 
     Nothing is validated here (use `verify` for that): the point is to show an operator
     which certificates to pin or trust.
@@ -170,6 +180,7 @@ def chain_report(path: str | os.PathLike[str]) -> ChainReport:
         signer_chain = tuple(_roles(certs, "signer"))
         token = ts.token_of(store, None)
         tsa = tuple(_roles(token.certificates(), "tsa")) if token is not None else ()
+        entity = lists.entry_of(certs) if lists is not None else None
     except ValueError as e:
         raise MediaError(f"{path}: a certificate in the manifest is malformed ({e})") from e
     return ChainReport(
@@ -178,4 +189,46 @@ def chain_report(path: str | os.PathLike[str]) -> ChainReport:
         signer_chain=signer_chain,
         timestamp_time=token.gen_time.isoformat() if token is not None else None,
         tsa_chain=tsa,
+        trust_entity=entity,
     )
+
+
+# ---- the trust in force ----------------------------------------------------------------------------
+
+
+def _anchors_dict(anchors: TrustAnchors) -> dict[str, Any]:
+    return {"name": anchors.source, "source": "file", "certificates": anchors.count}
+
+
+def _list_dict(listed: TrustList, now: dt.datetime) -> dict[str, Any]:
+    info = listed.info()
+    return {
+        "name": listed.name, "issued": info.issued, "next_update": info.next_update, "sequence": listed.sequence,
+        "source": listed.source, "location": str(listed.location), "stale": listed.stale(now),
+        "certificates": listed.anchors.count,
+        "entities": [{"name": e.name, "services": [asdict(s) for s in e.services]} for e in listed.entities],
+    }
+
+
+def _interim_dict(interim: InterimList) -> dict[str, Any]:
+    from provenance.keys.pki import fingerprint
+    from provenance.trust.lists import organisation
+
+    return {
+        "name": interim.name, "frozen": interim.info().issued, "source": "bundled", "location": str(interim.location),
+        "anchors": [{"organisation": organisation(c), "subject": c.subject.rfc4514_string(), "sha256": fingerprint(c)}
+                    for c in interim.anchors.certificates()],
+        "allowed_certificates": interim.allowed.count,
+    }
+
+
+def trust_report(policy: TrustPolicy, now: dt.datetime | None = None) -> dict[str, Any]:
+    """What `trust show` without a file prints: for signers and for time-stamping authorities, the anchor
+    file or official list in force (its entities and dates), and the interim list; None for what is not set."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    lists = policy.lists
+    if lists is None:
+        return {"signers": _anchors_dict(policy.anchors) if policy.anchors else None,
+                "tsa": _anchors_dict(policy.tsa_anchors) if policy.tsa_anchors else None, "interim": None}
+    return {"signers": _list_dict(lists.signers, now), "tsa": _list_dict(lists.tsa, now),
+            "interim": _interim_dict(lists.interim) if lists.interim else None}

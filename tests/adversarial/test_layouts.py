@@ -255,7 +255,7 @@ def test_a_bug_in_the_reader_becomes_an_error_verdict(signed_clip: Path) -> None
     """The safety net itself: whatever goes wrong inside, verify answers with a verdict."""
 
     class BuggyVerifier(Verifier):
-        def read(self, path: Path, kind: object) -> None:  # type: ignore[override]
+        def read(self, path: Path, kind: object, *, crjson: bool = False) -> None:  # type: ignore[override]
             raise KeyError("a bug")
 
     verdict = BuggyVerifier().verify(signed_clip)

@@ -14,7 +14,17 @@ from provenance.keys import signers
 from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
 from provenance.trust.anchors import load_anchors
-from provenance.verdict import COMPOSITE_WITH_TRAINED, IPTC, TRAINED_ALGORITHMIC_MEDIA, Outcome, Recovered, Verdict
+from provenance.verdict import (
+    COMPOSITE_WITH_TRAINED,
+    COPY,
+    IPTC,
+    SIMILAR,
+    TRAINED_ALGORITHMIC_MEDIA,
+    Aligned,
+    Outcome,
+    Recovered,
+    Verdict,
+)
 from provenance.verify import Verifier
 from tests.support.cli import run_cli
 from tests.support.tsa import openssl_available, running_tsa
@@ -39,8 +49,8 @@ def test_empty_policy_is_the_default(tmp_path: Path) -> None:
     assert dataclasses.replace(policy, source="default") == Policy()
     assert policy.require_credentials.everything
     rules = compile_policy(policy, anchors_given=False).rules
-    assert [r.info.id for r in rules] == ["unreadable-media", "invalid-credentials", "trust-failure",
-                                          "missing-credentials"]
+    assert [r.info.id for r in rules] == ["unreadable-media", "invalid-credentials", "invalid-ingredient",
+                                          "trust-failure", "missing-credentials"]
 
 
 def test_full_policy(tmp_path: Path) -> None:
@@ -72,8 +82,8 @@ subjects = ["CN=Newsroom *"]
     assert policy.allow_unsigned.matches("drafts/a/b.mp4") and not policy.allow_unsigned.matches("drafts/final.mp4")
     rules = compile_policy(policy, anchors_given=True).rules
     assert [r.info.id for r in rules] == [
-        "unreadable-media", "invalid-credentials", "trust-failure", "missing-credentials", "untrusted-signer",
-        "signer-not-allowed", "missing-ai-disclosure", "forbidden-ai"]
+        "unreadable-media", "invalid-credentials", "invalid-ingredient", "trust-failure", "missing-credentials",
+        "untrusted-signer", "signer-not-allowed", "missing-ai-disclosure", "forbidden-ai"]
 
 
 def test_scope_globs_are_gitignore_style() -> None:
@@ -241,10 +251,11 @@ def test_ai_rules(verdicts: dict[str, Verdict]) -> None:
     assert rule_ids(policy, "ai/a.mp4", broken) == ["invalid-credentials"]
 
 
-def _recovered(verdict: Verdict, outcome: Outcome = Outcome.TRUSTED) -> Recovered:
+def _recovered(verdict: Verdict, outcome: Outcome = Outcome.TRUSTED, match: str = COPY) -> Recovered:
     return Recovered(manifest_id="urn:c2pa:test", distance=3, verdict=outcome, signer=verdict.signer,
                      generator=verdict.generator, ai_generated=True,
-                     digital_source_type=TRAINED_ALGORITHMIC_MEDIA, source="store")
+                     digital_source_type=TRAINED_ALGORITHMIC_MEDIA, source="store", match=match,
+                     aligned=Aligned(0, 3000, 2, 2) if match == COPY else None)
 
 
 def test_recovered_ai_disclosure(verdicts: dict[str, Verdict]) -> None:
@@ -260,8 +271,12 @@ def test_recovered_ai_disclosure(verdicts: dict[str, Verdict]) -> None:
     broken = dataclasses.replace(unsigned, recovered=_recovered(ours, Outcome.INVALID))
     assert rule_ids(lenient, "ai/a.mp4", broken) == ["missing-ai-disclosure"]
     # And a recovered AI disclosure is enough to break forbid_ai.
-    assert rule_ids(Policy(require_credentials=Scope.none(), forbid_ai=Scope(["camera/"])),
-                    "camera/a.mp4", stripped) == ["forbidden-ai"]
+    forbid = Policy(require_credentials=Scope.none(), forbid_ai=Scope(["camera/"]))
+    assert rule_ids(forbid, "camera/a.mp4", stripped) == ["forbidden-ai"]
+    # A trusted manifest of a clip the file only resembles is another clip's: it decides neither rule.
+    lookalike = dataclasses.replace(unsigned, recovered=_recovered(ours, match=SIMILAR))
+    assert rule_ids(lenient, "ai/a.mp4", lookalike) == ["missing-ai-disclosure"]
+    assert rule_ids(forbid, "camera/a.mp4", lookalike) == []
 
 
 @pytest.mark.skipif(not openssl_available(), reason="openssl is needed to run the test TSA")

@@ -19,6 +19,7 @@ from provenance.keys.pki import DevPki
 from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from tests.support.cli import run_cli
+from tests.support.formats import builder_sign, make_media
 
 # ---- finding media -------------------------------------------------------------------------------
 
@@ -144,6 +145,26 @@ def test_check_reports_sorted_results(tmp_path: Path, signed_clip: Path, clip: P
     assert report.summary() == "4 files checked: 2 passed, 2 failed (2 violations)"
 
 
+@pytest.mark.slow
+def test_check_meets_whatever_c2pa_reads(tmp_path: Path, pki: DevPki) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    for kind, name in [("pdf", "report"), ("mp3", "voice.mp3"), ("svg", "icon.svg"), ("jxl", "still"),
+                       ("epub", "book.epub")]:  # some without an extension: found by content
+        builder_sign(make_media(tmp_path / f"source.{kind}", kind), root / name, kind, pki)
+    make_media(root / "plain.flac", "flac")
+    (root / "broken.pdf").write_text("not a PDF")  # a media name: kept, and unreadable
+    (root / "pom.xml").write_text('<?xml version="1.0"?>\n<project/>\n')  # XML, not SVG: not media
+    (root / "noise.bin").write_bytes(bytes(range(256)))
+    report = check([root], root=root, policy=Policy(), anchors=load_anchors(pki.root_ca), jobs=1)
+    assert {r.path: (r.status, r.verdict.verdict.value, [v.rule for v in r.violations]) for r in report.results} == {
+        "book.epub": ("pass", "trusted", []), "icon.svg": ("pass", "trusted", []), "report": ("pass", "trusted", []),
+        "still": ("pass", "trusted", []), "voice.mp3": ("pass", "trusted", []),
+        "plain.flac": ("fail", "unsigned", ["missing-credentials"]),
+        "broken.pdf": ("fail", "error", ["unreadable-media"]),
+    }
+
+
 def test_empty_tree_passes(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("no media here\n")
     result = run_cli("check", cwd=tmp_path, env={"XDG_CONFIG_HOME": str(tmp_path / "cfg")})
@@ -267,8 +288,14 @@ def test_warns_when_no_trust_anchors(tmp_path: Path, signed_clip: Path, pki: Dev
     shutil.copy(signed_clip, tmp_path / "clip.mp4")
     env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "GITHUB_STEP_SUMMARY": ""}
     result = run_cli("check", cwd=tmp_path, env=env)
-    assert result.code == 0  # valid credentials pass when nothing says whom to trust, as with verify
+    assert result.code == 0  # a signer not on the official lists passes when no anchors are given, as with verify
     assert result.stderr.splitlines() == [
+        "provenance: warning: some signers are not on the C2PA Trust List (issued 2026-08-05, bundled); set "
+        "trust_anchors in the policy or pass --trust-anchors to trust others",
+        "1 file checked: 1 passed, 0 failed"]
+    nobody = run_cli("check", "--no-default-trust", cwd=tmp_path, env=env)
+    assert nobody.code == 0  # valid credentials pass when nothing says whom to trust
+    assert nobody.stderr.splitlines() == [
         "provenance: warning: no trust anchors, so signers were not checked; set trust_anchors in the policy or "
         "pass --trust-anchors",
         "1 file checked: 1 passed, 0 failed"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import struct
 from pathlib import Path
@@ -46,6 +47,7 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, signed_clip: Path) -> d
     data = signed_clip.read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
     (d / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (d / "random.bin").write_bytes(random.Random(14).randbytes(4096))  # fixed, so it never looks like a format
     (d / "folder").mkdir()
     return {
         "missing": d / "missing.mp4",
@@ -54,6 +56,7 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, signed_clip: Path) -> d
         "text": d / "notes.mp4",
         "truncated": d / "truncated.mp4",
         "unsupported": d / "data.bin",
+        "random": d / "random.bin",
         "nested": nested_boxes(d / "nested.mp4", 5000),
     }
 
@@ -67,7 +70,7 @@ def test_sign_bad_input(tmp_path: Path, pki: DevPki, bad_inputs: dict[str, Path]
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "unsupported", "nested"])
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "unsupported", "random", "nested"])
 def test_verify_bad_input(bad_inputs: dict[str, Path], case: str) -> None:
     result = run_cli("verify", bad_inputs[case], "--format", "json")
     assert result.code == 1
@@ -135,10 +138,13 @@ def test_sign_then_verify_exit_codes(tmp_path: Path, clip: Path, pki: DevPki, ot
     out = tmp_path / "signed.mp4"
     signed = run_cli("sign", clip, "-o", out, *sign_args(pki), "--generator", "Sora", "--generator-version", "2")
     assert signed.code == 0, signed.stderr
-    # No anchors: valid passes, with a visible warning.
+    # No anchors: judged against the official lists, which do not hold the test CA; valid passes, with a warning.
     plain = run_cli("verify", out)
     assert plain.code == 0
-    assert "VALID" in plain.stdout and "not checked against any trust anchors" in plain.stdout
+    assert "VALID" in plain.stdout and "the signer is not on the C2PA Trust List" in plain.stdout
+    nobody = run_cli("verify", out, "--no-default-trust")
+    assert nobody.code == 0
+    assert "VALID" in nobody.stdout and "not checked against any trust anchors" in nobody.stdout
     trusted = run_cli("verify", out, "--trust-anchors", pki.root_ca)
     assert trusted.code == 0 and "TRUSTED" in trusted.stdout and "by Sora 2" in trusted.stdout
     # Anchors given but the signer chains elsewhere: fails closed.
@@ -170,6 +176,63 @@ def test_text_explains_failure_codes(tmp_path: Path, signed_clip: Path, pki: Dev
     assert result.code == 1
     assert "INVALID" in result.stdout
     assert "assertion.bmffHash.mismatch: the video data changed after signing" in result.stdout
+
+
+def test_text_tells_a_broken_ingredient_from_the_files_own_credentials(remix_of_broken_parent: Path,
+                                                                        pki: DevPki) -> None:
+    result = run_cli("verify", remix_of_broken_parent, "--trust-anchors", pki.root_ca)
+    assert result.code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (f"{remix_of_broken_parent}: INVALID: this clip's own credentials are intact and its signer "
+                        "is trusted; its ingredient 'parent.mp4' has a broken signature")
+    assert not any(line.startswith(("  caution:", "  problem:")) for line in lines)  # nothing wrong of its own
+    assert "  ingredient:    parent.mp4 [parentOf]: invalid" in lines
+    assert any("claimSignature.mismatch: the signature does not match" in line for line in lines)
+
+
+def test_verify_crjson_one_document_a_file(signed_clip: Path, clip: Path, pki: DevPki,
+                                           bad_inputs: dict[str, Path]) -> None:
+    alone = run_cli("verify", signed_clip, "--trust-anchors", pki.root_ca, env={"PROVENANCE_VERIFY_FORMAT": "crjson"})
+    assert (alone.code, alone.stderr) == (0, "")
+    (document,) = json.loads(alone.stdout)
+    label = json.loads(run_cli("verify", signed_clip, "--format", "json").stdout)[0]["manifest_label"]
+    assert document["manifests"][0]["label"] == label
+    # c2pa judged the signer with the verifier's anchors.
+    assert "signingCredential.trusted" in {e["code"] for e in document["manifests"][0]["validationResults"]["success"]}
+
+    several = run_cli("verify", signed_clip, clip, bad_inputs["random"], "--trust-anchors", pki.root_ca,
+                      "--format", "crjson")
+    assert several.code == 1  # as verify: the unsigned and the unreadable file fail
+    signed, unsigned, unreadable = json.loads(several.stdout)
+    assert signed["manifests"][0]["label"] == label
+    assert (unsigned, unreadable) == ({}, None)
+    assert_one_line_error(several.stderr)
+    assert str(bad_inputs["random"]) in several.stderr
+
+
+def test_verify_crjson_of_a_remix_with_a_broken_ingredient(remix_with_broken_ingredient: Path, pki: DevPki) -> None:
+    result = run_cli("verify", remix_with_broken_ingredient, "--trust-anchors", pki.root_ca, "--format", "crjson")
+    assert result.code == 1  # as verify: the ingredient is broken
+    (document,) = json.loads(result.stdout)
+    active = document["manifests"][0]
+    assert active["validationResults"]["failure"] == []  # c2pa's report keeps them apart too
+    (delta,) = active["ingredientDeltas"]
+    assert "claimSignature.mismatch" in {e["code"] for e in delta["validationDeltas"]["failure"]}
+
+
+def test_inspect_crjson(signed_clip: Path, clip: Path) -> None:
+    store = json.loads(run_cli("inspect", signed_clip).stdout)
+    result = run_cli("inspect", signed_clip, env={"PROVENANCE_INSPECT_FORMAT": "crjson"})
+    assert result.code == 0
+    document = json.loads(result.stdout)
+    assert document["manifests"][0]["label"] == store["active_manifest"]
+    assert "validationResults" in document["manifests"][0]
+    unsigned = run_cli("inspect", clip, "--format", "crjson")
+    assert unsigned.code == 1
+    assert_one_line_error(unsigned.stderr)
+    both = run_cli("inspect", signed_clip, "--format", "crjson", "--detailed")
+    assert both.code == 2
+    assert_one_line_error(both.stderr)
 
 
 @pytest.mark.parametrize("anchors", ["missing.pem", "text"])

@@ -34,3 +34,23 @@ def flip_video_byte(path: Path) -> None:
             return
         offset += size
     raise AssertionError(f"{path} has no mdat box")
+
+
+def signature_byte(data: bytes, manifest: int = 0) -> int:
+    """Where a byte of the COSE signature value of the `manifest`-th manifest in `data` lies (0: the first;
+    in a remix the ingredient's manifests come before the active one, which is last)."""
+    import cbor2
+
+    at = -1
+    for _ in range(manifest + 1):
+        at = data.index(b"c2pa.signature\x00", at + 1)
+    cbor_at = data.index(b"cbor", at)
+    size = struct.unpack(">I", data[cbor_at - 4 : cbor_at])[0]
+    sig = data[cbor_at + 4 : cbor_at - 4 + size]
+    return cbor_at + 4 + sig.rindex(cbor2.loads(sig).value[3]) + 5
+
+
+def break_signature(path: Path, manifest: int = 0) -> None:
+    """Flip a byte of the signature of the `manifest`-th manifest in the file (see `signature_byte`)."""
+    data = path.read_bytes()
+    path.write_bytes(flipped(data, signature_byte(data, manifest)))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from provenance import __version__
 from provenance.check.reports.interface import ReportFormat
 from provenance.check.runner import CheckReport, FileResult
 
-SCHEMA_VERSION = 1
+# 2: each file's verdict has `own_verdict` and its ingredients a `problem`; rule `invalid-ingredient` (issue 14)
+SCHEMA_VERSION = 2
 
 
 def file_json(result: FileResult) -> dict[str, Any]:
@@ -22,6 +24,7 @@ def file_json(result: FileResult) -> dict[str, Any]:
 
 def report_json(report: CheckReport) -> dict[str, Any]:
     """The whole run as the JSON document `check --format json` writes."""
+    lists = report.trust_lists
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provenance", "version": __version__},
@@ -29,6 +32,8 @@ def report_json(report: CheckReport) -> dict[str, Any]:
         "policy": report.policy.to_json(),
         "trust_anchors": report.trust_anchors,
         "tsa_trust_anchors": report.tsa_trust_anchors,
+        "trust_list": asdict(lists.signers.info()) if lists is not None else None,
+        "tsa_trust_list": asdict(lists.tsa.info()) if lists is not None else None,
         "rules": list(report.rules),
         "summary": {
             "files": len(report.results),

@@ -38,6 +38,10 @@ class JunitFormat(ReportFormat):
         ET.SubElement(properties, "property", name="policy", value=_xml_text(report.policy.source))
         if report.trust_anchors:
             ET.SubElement(properties, "property", name="trust_anchors", value=_xml_text(report.trust_anchors))
+        if report.trust_lists is not None:
+            listed = report.trust_lists.signers
+            ET.SubElement(properties, "property", name="trust_list",
+                          value=_xml_text(f"{listed.name}, issued {listed.issued:%Y-%m-%d} ({listed.source})"))
         for result in report.results:
             path = _xml_text(result.path)
             case = ET.SubElement(suite, "testcase", classname=SUITE, name=path, file=path,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from provenance.durability.repository.interface import SKETCH_BITS, Entry, Probes, Repository, band_keys, sketch
+from provenance.durability.repository.interface import (
+    BAND_BITS,
+    BANDS,
+    SKETCH_BITS,
+    Entry,
+    Probes,
+    Repository,
+    band_keys,
+    chunks,
+    sketch,
+)
 from provenance.errors import RepositoryError
 
 _SCHEMA = """
@@ -46,6 +56,20 @@ CREATE TABLE IF NOT EXISTS provenance_band_keys (
 );
 CREATE TABLE IF NOT EXISTS provenance_schema (version INTEGER NOT NULL);
 """
+# The band index partitioned by band (PostgresRepository.partition_by_band): the same columns, keys and
+# queries, so a repository keeps its schema version whichever layout it has.
+_PARTITIONED = """
+CREATE TABLE provenance_band_keys_by_band (
+    band_key INTEGER NOT NULL,
+    code BIGINT NOT NULL,
+    sketch_high BIGINT NOT NULL,
+    sketch_low BIGINT NOT NULL
+) PARTITION BY RANGE (band_key)
+"""
+_PARTITIONED_KEYS = """
+ALTER TABLE provenance_band_keys_by_band ADD PRIMARY KEY (band_key, code) INCLUDE (sketch_high, sketch_low),
+    ADD FOREIGN KEY (code) REFERENCES provenance_codes (id) ON DELETE CASCADE
+"""
 # Bumped with every change to the tables; a repository at this version is opened without any DDL.
 SCHEMA_VERSION = 3
 # Written by the first release: one band index over whole-clip codes.
@@ -59,6 +83,8 @@ _U64 = (1 << 64) - 1
 # After adding this many rows at once, refresh the planner's statistics and the visibility map, so the
 # band index stays in use and lookups stay index-only.
 _BULK = 1000
+# Entries inserted by one set of statements in add_many.
+_INSERT_ROWS = 1000
 # Serialises concurrent first-time schema creation by several processes.
 _SCHEMA_LOCK = 0x70726F76
 
@@ -152,18 +178,18 @@ class PostgresRepository(Repository):
         with self._db.cursor() as cur:
             rows = cur.execute("SELECT id, video_code FROM provenance_manifests m WHERE video_code IS NOT NULL"
                                " AND NOT EXISTS (SELECT 1 FROM provenance_codes c WHERE c.entry = m.id)").fetchall()
-            for entry, code in rows:
-                self._add_codes(cur, entry, [(bytes(code), None, None)])
+            self._add_codes(cur, [(int(entry), [(bytes(code), None, None)]) for entry, code in rows])
             cur.execute(f"DROP TABLE {_OLD_BANDS}")
 
     @staticmethod
-    def _add_codes(cur: Any, entry: int, codes: list[tuple[bytes, int | None, int | None]]) -> None:
-        if not codes:
+    def _add_codes(cur: Any, entries: Sequence[tuple[int, list[tuple[bytes, int | None, int | None]]]]) -> None:
+        """Store each entry row's (Video-Code, start ms, end ms) and index them: two statements in all."""
+        rows = [(entry, *code) for entry, codes in entries for code in codes]
+        if not rows:
             return
-        bodies = [body for body, _, _ in codes]
-        cur.execute("INSERT INTO provenance_codes (entry, start_ms, end_ms, code)"
-                    " SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) RETURNING id, code",
-                    (entry, [start for _, start, _ in codes], [end for _, _, end in codes], bodies))
+        cur.execute("INSERT INTO provenance_codes (entry, code, start_ms, end_ms)"
+                    " SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bigint[], %s::bigint[]) RETURNING id, code",
+                    tuple(map(list, zip(*rows, strict=True))))
         PostgresRepository._add_keys(cur, [(int(row_id), bytes(code)) for row_id, code in cur.fetchall()])
 
     @staticmethod
@@ -181,32 +207,45 @@ class PostgresRepository(Repository):
                     " ON CONFLICT DO NOTHING", columns)
 
     def add_many(self, entries: Iterable[Entry]) -> int:
-        """Store entries in one transaction; returns how many were new (an existing manifest id is kept)."""
+        """Store entries in one transaction; returns how many were new (an existing manifest id is kept).
+
+        A few statements per thousand entries, not per entry: bulk ingest is bound by the index, not by
+        round trips (bench/repository_scale.py).
+        """
+        unique: dict[str, Entry] = {}
+        for entry in entries:
+            unique.setdefault(entry.manifest_id, entry)  # the first of repeated ids, as one by one
         added = 0
         with self._lock:
             try:
                 with self._db.transaction(), self._db.cursor() as cur:
-                    for entry in entries:
-                        binding = entry.soft_binding
-                        cur.execute(
-                            "INSERT INTO provenance_manifests (manifest_id, alg, value, video_code, instance_code,"
-                            " cert_sha256) VALUES (%s, %s, %s, %s, %s, %s)"
-                            " ON CONFLICT (manifest_id) DO NOTHING RETURNING id",
-                            (entry.manifest_id, entry.alg, entry.value, binding.video_code,
-                             binding.instance_code, entry.cert_sha256),
-                        )
-                        row = cur.fetchone()
-                        if row is None:
-                            continue
-                        cur.execute("INSERT INTO provenance_manifest_stores (id, store) VALUES (%s, %s)",
-                                    (row[0], entry.manifest_store))
-                        self._add_codes(cur, row[0], entry.codes())
-                        added += 1
+                    for part in chunks(list(unique.values()), _INSERT_ROWS):
+                        added += self._insert(cur, part)
                 if added >= _BULK:
                     self._db.execute("VACUUM (ANALYZE) provenance_manifests, provenance_codes, provenance_band_keys")
             except self._error as e:
                 raise RepositoryError(f"cannot write to {self.location}: {_reason(e)}") from e
         return added
+
+    def _insert(self, cur: Any, entries: Sequence[Entry]) -> int:
+        """Insert entries with distinct manifest ids, skipping those already stored; how many were new."""
+        bindings = [entry.soft_binding for entry in entries]
+        cur.execute(
+            "INSERT INTO provenance_manifests (manifest_id, alg, value, video_code, instance_code, cert_sha256)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::bytea[], %s::bytea[], %s::text[])"
+            " ON CONFLICT (manifest_id) DO NOTHING RETURNING id, manifest_id",
+            ([e.manifest_id for e in entries], [e.alg for e in entries], [e.value for e in entries],
+             [b.video_code for b in bindings], [b.instance_code for b in bindings],
+             [e.cert_sha256 for e in entries]))
+        ids = {str(mid): int(row_id) for row_id, mid in cur.fetchall()}
+        new = [(ids[e.manifest_id], e) for e in entries if e.manifest_id in ids]
+        if not new:
+            return 0
+        cur.execute("INSERT INTO provenance_manifest_stores (id, store)"
+                    " SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
+                    ([row_id for row_id, _ in new], [e.manifest_store for _, e in new]))
+        self._add_codes(cur, [(row_id, e.codes()) for row_id, e in new])
+        return len(new)
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:
@@ -267,6 +306,46 @@ class PostgresRepository(Repository):
         rows = self._query("SELECT manifest_id, cert_sha256 FROM provenance_manifests WHERE manifest_id = ANY(%s)",
                            (list(manifest_ids),))
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def partitioned(self) -> bool:
+        """Whether the band index is partitioned by band (`partition_by_band`)."""
+        with self._lock:
+            rows = self._query("SELECT relkind FROM pg_class WHERE oid = to_regclass('provenance_band_keys')", ())
+        return bool(rows) and rows[0][0] == "p"
+
+    def partition_by_band(self) -> bool:
+        """Rebuild the band index as one table per band (14 partitions); False when it already is.
+
+        Queries are the same either way (each probe is pruned to its band's partition); the layout is
+        for 10^7 manifests and more, where one partition per band keeps each index a fourteenth of the
+        whole, lets VACUUM and index rebuilds go band by band, and lets bands be put on separate
+        tablespaces (docs/scale.md). Writers wait while it runs (minutes per million manifests);
+        lookups go on. Needs free disk for a second copy of the band index while it runs.
+        """
+        if self.partitioned():
+            return False
+        with self._lock:
+            try:
+                with self._db.transaction():
+                    self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    self._db.execute("LOCK TABLE provenance_band_keys IN EXCLUSIVE MODE")
+                    self._db.execute(_PARTITIONED)
+                    for band in range(BANDS):
+                        self._db.execute(
+                            f"CREATE TABLE provenance_band_keys_{band:02d} PARTITION OF provenance_band_keys_by_band"
+                            f" FOR VALUES FROM ({band << BAND_BITS}) TO ({(band + 1) << BAND_BITS})")
+                    # Rows first, then the keys: one sorted build per partition beats 10^8 index insertions.
+                    self._db.execute("INSERT INTO provenance_band_keys_by_band SELECT band_key, code, sketch_high,"
+                                     " sketch_low FROM provenance_band_keys")
+                    self._db.execute(_PARTITIONED_KEYS)
+                    self._db.execute("DROP TABLE provenance_band_keys")
+                    self._db.execute("ALTER TABLE provenance_band_keys_by_band RENAME TO provenance_band_keys")
+                    self._db.execute("ALTER INDEX provenance_band_keys_by_band_pkey"
+                                     " RENAME TO provenance_band_keys_pkey")
+                self._db.execute("VACUUM (ANALYZE) provenance_band_keys")
+            except self._error as e:
+                raise RepositoryError(f"cannot partition the band index of {self.location}: {_reason(e)}") from e
+        return True
 
     def close(self) -> None:
         """Close the database connection."""

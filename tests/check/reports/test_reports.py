@@ -123,3 +123,36 @@ def test_passing_report_formats(odd_report: CheckReport) -> None:
     assert json.loads(get_format("sarif").format(passing))["runs"][0]["results"] == []
     assert markdown_summary(passing).splitlines()[2] == f"✅ **{passing.summary()}**"
     assert json.loads(get_format("json").format(passing))["summary"]["ok"] is True
+
+
+@pytest.mark.slow
+def test_a_broken_ingredient_fails_with_its_own_codes_in_every_format(
+        tmp_path: Path, remix_of_broken_parent: Path, pki: DevPki, sarif_validator: Any) -> None:
+    shutil.copy(remix_of_broken_parent, tmp_path / "remix.mp4")
+    report = check([tmp_path], root=tmp_path, policy=Policy(), anchors=load_anchors(pki.root_ca), jobs=1)
+    assert not report.ok
+    (result,) = report.results
+    message = ("this clip's own credentials are intact and its signer is trusted; its ingredient 'parent.mp4' has a "
+               "broken signature (claimSignature.mismatch)")
+    assert [(v.rule, v.message) for v in result.violations] == [("invalid-ingredient", message)]
+
+    data = json.loads(get_format("json").format(report))
+    assert data["schema_version"] == 2
+    (entry,) = data["files"]
+    assert (entry["status"], entry["verdict"], entry["own_verdict"], entry["failure_codes"]) == (
+        "fail", "invalid", "trusted", [])
+    assert entry["ingredients"][0]["failure_codes"] == ["claimSignature.mismatch"]
+    assert entry["violations"] == [{"rule": "invalid-ingredient", "message": message}]
+
+    log = json.loads(get_format("sarif").format(report))
+    assert not list(sarif_validator.iter_errors(log))
+    (found,) = log["runs"][0]["results"]
+    assert (found["ruleId"], found["message"]["text"]) == ("invalid-ingredient", message)
+    assert "invalid-ingredient" in [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]]
+
+    failure = ET.fromstring(get_format("junit").format(report)).find(".//failure")
+    assert failure is not None and failure.get("type") == "invalid-ingredient"
+    assert failure.text == f"invalid-ingredient: {message}"
+    assert get_format("text").format(report).splitlines()[0] == (
+        "FAIL   remix.mp4: invalid, AI-generated (compositeWithTrainedAlgorithmicMedia) — "
+        f"invalid-ingredient: {message}")
