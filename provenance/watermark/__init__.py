@@ -1,0 +1,22 @@
+"""An invisible watermark in the frames of a video: a 64-bit identifier that survives re-encoding,
+resizing, cropping, trimming and re-timing, found again with no repository (docs/watermark.md).
+
+    from provenance.watermark import Payload, embed, detect
+    marked = embed("clip.mp4", "marked.mp4", Payload.random())
+    found = detect("copy.mp4")  # found.payload == marked.payload
+
+Classical signal processing with numpy and scipy: no trained model, nothing downloaded.
+"""
+
+from provenance.watermark.interface import (
+    ALGORITHM_ID,
+    FALSE_POSITIVE_BOUND,
+    Detection,
+    EmbedResult,
+    Payload,
+    Progress,
+)
+from provenance.watermark.video import DEFAULT_CODEC, DEFAULT_CRF, detect, embed
+
+__all__ = ["ALGORITHM_ID", "DEFAULT_CODEC", "DEFAULT_CRF", "FALSE_POSITIVE_BOUND", "Detection", "EmbedResult",
+           "Payload", "Progress", "detect", "embed"]

@@ -1,0 +1,149 @@
+"""The key pattern: a tile of ±1 chips, its layout on a frame, and adding it to luma, perceptually masked.
+
+The tile is TILE_CHIPS × TILE_CHIPS chips. PILOT_CHIPS of them (a fixed pseudo-random choice) carry
+the key's sign alone: the detector finds the tile's scale and offset by correlating with them. The
+others carry the coded payload bits, each bit spread over two or three chips scattered over the tile,
+multiplied by the key's sign there. Everything is derived from SHA-256 in counter mode, so the
+pattern never depends on a random generator's version.
+
+On a frame the chips are `chip_size` pixels apart (1/48 of the frame's smaller side, at least 4
+pixels): the tile spans half the smaller side and repeats over the whole frame, identically in every
+frame. Between chip centres the pattern is interpolated with raised-cosine weights, so it is smooth
+(low-frequency luma, which codecs keep) and its chips sum to a partition of unity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from provenance.watermark.coding import CODED_BITS
+
+TILE_CHIPS = 24
+CHIPS = TILE_CHIPS * TILE_CHIPS
+PILOT_CHIPS = 96
+DATA_CHIPS = CHIPS - PILOT_CHIPS
+CHIPS_PER_SMALLER_SIDE = 48
+MIN_CHIP_PIXELS = 5.0
+# Masking: the mark's amplitude (8-bit luma levels, at a chip centre) follows the local activity
+# (the standard deviation of luma in 8×8 blocks), from FLOOR in flat areas up to PEAK in textured ones.
+# The range is narrow on purpose: the detector weighs flat areas most (their content hides the mark
+# least), so amplitude spent on texture buys invisibility but little robustness.
+PEAK_AMPLITUDE = 2.4
+FLOOR_AMPLITUDE = 1.9
+ACTIVITY_FOR_PEAK = 8.0
+# A frame's mark is scaled down to at most this RMS (levels): about 45 dB PSNR for the mark alone,
+# so that with the re-encode's own differences the marked clip stays above 42 dB.
+MAX_RMS = 1.35
+_BLOCK = 8
+
+Float = npt.NDArray[np.float32]
+Signs = npt.NDArray[np.int8]
+
+
+def _stream(label: bytes, count: int) -> bytes:
+    """`count` pseudo-random bytes: SHA-256 of the label and a counter."""
+    out = bytearray()
+    counter = 0
+    while len(out) < count:
+        out += hashlib.sha256(b"org.provenance.wm.v1 " + label + counter.to_bytes(4, "big")).digest()
+        counter += 1
+    return bytes(out[:count])
+
+
+@lru_cache(maxsize=1)
+def key() -> tuple[Signs, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """(signs, is_pilot, coded_bit): per chip (row-major), its key sign, whether it is a pilot chip,
+    and for a data chip the coded bit it carries (-1 for pilot chips)."""
+    bits = np.unpackbits(np.frombuffer(_stream(b"signs", CHIPS // 8), dtype=np.uint8))
+    signs = (1 - 2 * bits.astype(np.int8)).astype(np.int8)
+    order = np.argsort(np.frombuffer(_stream(b"order", 8 * CHIPS), dtype=">u8"), kind="stable")
+    is_pilot = np.zeros(CHIPS, dtype=bool)
+    is_pilot[order[:PILOT_CHIPS]] = True
+    coded_bit = np.full(CHIPS, -1, dtype=np.int64)
+    coded_bit[order[PILOT_CHIPS:]] = np.arange(DATA_CHIPS) % CODED_BITS
+    return signs, is_pilot, coded_bit
+
+
+def tile(coded: npt.NDArray[np.uint8]) -> Float:
+    """The TILE_CHIPS² chip values (±1) for the coded bits (0/1)."""
+    signs, is_pilot, coded_bit = key()
+    data = 1 - 2 * coded[np.where(is_pilot, 0, coded_bit)].astype(np.int8)
+    values = np.where(is_pilot, signs, signs * data).astype(np.float32)
+    return values.reshape(TILE_CHIPS, TILE_CHIPS)
+
+
+def pilot_tile() -> Float:
+    """The pilot chips' signs, zero at data chips."""
+    signs, is_pilot, _ = key()
+    return np.where(is_pilot, signs, 0).astype(np.float32).reshape(TILE_CHIPS, TILE_CHIPS)
+
+
+def chip_size(height: int, width: int) -> float:
+    """Pixels between chip centres on a frame of this size."""
+    return max(MIN_CHIP_PIXELS, min(height, width) / CHIPS_PER_SMALLER_SIDE)
+
+
+def weights(length: int, chip: float, origin: float = 0.0) -> Float:
+    """Raised-cosine interpolation weights [length, TILE_CHIPS]: how much of each chip (periodically)
+    falls on each of `length` positions, chip centres `chip` apart starting at `origin`."""
+    position = (np.arange(length, dtype=np.float64) - origin) / chip
+    distance = (position[:, None] - np.arange(TILE_CHIPS)[None, :]) % TILE_CHIPS
+    distance = np.minimum(distance, TILE_CHIPS - distance)
+    w = np.where(distance < 1.0, np.cos(np.pi * distance / 2) ** 2, 0.0)
+    return w.astype(np.float32)
+
+
+def field(values: Float, height: int, width: int) -> Float:
+    """The tile's chip values spread over a frame: a smooth periodic pattern, peak 1."""
+    chip = chip_size(height, width)
+    spread: Float = (weights(height, chip) @ values @ weights(width, chip).T).astype(np.float32)
+    return spread
+
+
+class Marker:
+    """Adds the pattern of one payload to the luma planes of frames of one size.
+
+    The amplitude is set per 8×8 block (from the activity of a 2×-subsampled frame, which is plenty
+    for a gain that varies by a quarter), so marking a frame costs a few passes over its pixels.
+    """
+
+    def __init__(self, coded: npt.NDArray[np.uint8], height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self._rows, self._cols = -(-height // _BLOCK), -(-width // _BLOCK)
+        full = field(tile(coded), self._rows * _BLOCK, self._cols * _BLOCK)
+        self.pattern = full[:height, :width]
+        self._blocks = full.reshape(self._rows, _BLOCK, self._cols, _BLOCK)
+        self._energy = (self._blocks * self._blocks).mean(axis=(1, 3))  # mean square per block
+
+    def gain(self, luma: npt.NDArray[np.uint8]) -> Float:
+        """The mark's amplitude per 8×8 block: larger where the picture is busy (it hides there)."""
+        half = _BLOCK // 2
+        sub = luma[::2, ::2]
+        rows, cols = sub.shape[0] // half, sub.shape[1] // half
+        blocks = sub[: rows * half, : cols * half].reshape(rows, half, cols, half).astype(np.float32)
+        mean = blocks.mean(axis=(1, 3))
+        activity = np.sqrt(np.maximum((blocks * blocks).mean(axis=(1, 3)) - mean * mean, 0))
+        # A block's neighbours count too: an edge next to a flat area does not hide a mark on the flat side.
+        padded = np.pad(activity, 1, mode="edge")
+        activity = np.minimum(activity, (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2]
+                                         + padded[1:-1, 2:] + 4 * activity) / 8)
+        gain = FLOOR_AMPLITUDE + (PEAK_AMPLITUDE - FLOOR_AMPLITUDE) * np.minimum(activity / ACTIVITY_FOR_PEAK, 1)
+        # Partial blocks at the right and bottom edges take their neighbour's gain.
+        padded_gain: Float = np.pad(gain, ((0, self._rows - rows), (0, self._cols - cols)), mode="edge")
+        return padded_gain.astype(np.float32)
+
+    def mark(self, luma: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """The frame's luma with the pattern added."""
+        gain = self.gain(luma)
+        rms = float(np.sqrt(np.mean(gain * gain * self._energy)))
+        if rms > MAX_RMS:
+            gain *= MAX_RMS / rms
+        signal = (self._blocks * gain[:, None, :, None]).reshape(self._rows * _BLOCK, self._cols * _BLOCK)
+        marked = signal[: self.height, : self.width] + luma
+        np.rint(marked, out=marked)
+        np.clip(marked, 0, 255, out=marked)
+        return marked.astype(np.uint8)
