@@ -33,6 +33,7 @@ from provenance.verdict import TRAINED_ALGORITHMIC_MEDIA, Outcome
 from provenance.verify import Verifier
 from tests.support.cli import run_cli
 from tests.support.clips import make_clip, sign_file
+from tests.support.edits import break_signature
 
 
 def active_manifest(path: Path) -> dict:  # type: ignore[type-arg]
@@ -196,6 +197,22 @@ def test_sign_and_register_keeps_the_manifest_in_the_repository(tmp_path: Path, 
                                                      store=store, on_signed=signed.append)
     assert signed == [result] and result.soft_binding is not None
     assert registration is not None and registration.location == str(store)
+    repository = open_repository(store, create=False)
+    assert repository is not None
+    with repository:
+        assert repository.manifest_store(registration.manifest_id) == result.manifest_store
+
+
+def test_a_remix_of_a_broken_parent_is_registered_by_its_own_credentials(tmp_path: Path, clip: Path, pki: DevPki,
+                                                                         signed_clip: Path) -> None:
+    parent = tmp_path / "parent.mp4"
+    parent.write_bytes(signed_clip.read_bytes())
+    break_signature(parent)
+    store = tmp_path / "manifests.sqlite3"
+    creds = signers.from_pem_files(pki.signer_chain, pki.signer_key)
+    result, registration = signing.sign_and_register(clip, tmp_path / "remix.mp4", creds, Disclosure(),
+                                                     store=store, parent=parent)
+    assert registration is not None
     repository = open_repository(store, create=False)
     assert repository is not None
     with repository:

@@ -98,7 +98,8 @@ def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False
     verdict = reading.verdict
     if verdict.manifest_label is None:
         raise ManifestRejected("the manifest store has no active manifest")
-    if verdict.verdict is Outcome.INVALID:
+    # Its own credentials decide: a remix of a broken parent is still its signer's (recovery reports the parent).
+    if verdict.own is Outcome.INVALID:
         problems = ", ".join(verdict.failure_codes) or "c2pa rejected it"
         raise ManifestRejected(f"the manifest store does not validate: {problems}")
     if require_trusted and (verdict.verdict is not Outcome.TRUSTED or verdict.trust_failures):
