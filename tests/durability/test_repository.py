@@ -374,3 +374,38 @@ def test_a_second_release_postgres_repository_is_upgraded(request: pytest.Fixtur
             assert [(m.manifest_id, m.distance) for m in by_segment] == [(f"urn:c2pa:{name}", 5)]
             assert repo._query("SELECT tablename FROM pg_tables WHERE tablename = %s",  # type: ignore[attr-defined]  # noqa: SLF001
                                ("provenance_code_keys",)) == []
+
+
+def test_a_band_partitioned_postgres_repository_answers_as_before(request: pytest.FixtureRequest) -> None:
+    from provenance.durability.repository.interface import BANDS
+    from provenance.durability.repository.postgres import PostgresRepository
+
+    rng = random.Random(17)
+    wholes = [rng.randbytes(32) for _ in range(200)]
+    segments = [rng.randbytes(32) for _ in range(200)]
+    entries = [entry(f"p{i}", wholes[i], segments=(segments[i],)) for i in range(200)]
+    queries = [query(video=flip(wholes[i], bits, rng)) for i, bits in ((3, 4), (40, 22), (99, 27), (150, 28))]
+    queries += [query(video=rng.randbytes(32), windows=(flip(segments[i], 9, rng),)) for i in (7, 123)]
+    queries.append(query(video=rng.randbytes(32)))  # unrelated: nothing
+    location = fresh_database(request, "part")
+    repo = open_repository(location)
+    assert isinstance(repo, PostgresRepository)
+    with repo:
+        assert repo.add_many(entries) == len(entries)
+        before = [repo.match(ALG, q) for q in queries]
+        assert not repo.partitioned()
+        assert repo.partition_by_band() is True
+        assert repo.partitioned() and repo.partition_by_band() is False  # once only
+        assert [repo.match(ALG, q) for q in queries] == before
+        assert [len(found) for found in before] == [1, 1, 1, 0, 1, 1, 0]
+        partitions = repo._query("SELECT count(*) FROM pg_inherits"  # type: ignore[attr-defined]  # noqa: SLF001
+                                 " WHERE inhparent = 'provenance_band_keys'::regclass", ())
+        assert partitions == [(BANDS,)]
+        late = entry("late", rng.randbytes(32))
+        assert repo.add(late) is True  # writes land in the partitions
+        assert [m.manifest_id for m in repo.match(ALG, query(video=flip(late.soft_binding.video_code or b"", 6, rng)))
+                ] == ["urn:c2pa:late"]
+    reopened = open_repository(location, create=False)  # the schema check accepts the partitioned layout
+    assert reopened is not None
+    with reopened:
+        assert reopened.count() == len(entries) + 1
