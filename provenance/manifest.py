@@ -57,8 +57,20 @@ def _software_agent(d: Disclosure) -> dict[str, str] | None:
     return agent
 
 
-def actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
-    """The c2pa.actions of a clip: created by AI, or opened from a parent and edited with AI."""
+# Spec 2.x: an invisible watermark was put into the content for a soft binding (not an editorial change).
+WATERMARKED = "c2pa.watermarked"
+
+
+def actions(d: Disclosure, *, has_parent: bool, watermarked: bool = False) -> list[dict[str, Any]]:
+    """The c2pa.actions of a clip: created by AI, or opened from a parent and edited with AI; then, with
+    `watermarked`, the watermark provenance put into its frames."""
+    listed = _inception_actions(d, has_parent=has_parent)
+    if watermarked:
+        listed.append({"action": WATERMARKED, "softwareAgent": {"name": "provenance", "version": __version__}})
+    return listed
+
+
+def _inception_actions(d: Disclosure, *, has_parent: bool) -> list[dict[str, Any]]:
     agent = _software_agent(d)
     if has_parent:
         opened: dict[str, Any] = {
@@ -83,14 +95,19 @@ def training_mining(choice: str) -> dict[str, Any]:
     return {"label": TRAINING_MINING_LABEL, "data": {"entries": {name: dict(entry) for name in _TRAINING_ENTRIES}}}
 
 
-def definition(d: Disclosure, *, title: str, has_parent: bool) -> dict[str, Any]:
-    """The manifest definition c2pa's Builder signs for a clip."""
+def definition(d: Disclosure, *, title: str, has_parent: bool,
+               watermark: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest definition c2pa's Builder signs for a clip; `watermark`, the soft-binding assertion of a
+    watermark put into its frames (the `c2pa.watermarked` action is then listed too)."""
     # `created`: the claim generator made these (created_assertions, not gathered ones); and the actions
     # listed are all there were, so no reader has to guess at missing steps.
     assertions: list[dict[str, Any]] = [
         {"label": "c2pa.actions.v2", "created": True,
-         "data": {"actions": actions(d, has_parent=has_parent), "allActionsIncluded": True}}
+         "data": {"actions": actions(d, has_parent=has_parent, watermarked=watermark is not None),
+                  "allActionsIncluded": True}}
     ]
+    if watermark is not None:
+        assertions.append(watermark)
     if d.ai_training:
         assertions.append(training_mining(d.ai_training))
     assertions.extend(d.extra_assertions)

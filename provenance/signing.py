@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provenance import media as media_mod
 from provenance._fast.builder import builder_with
@@ -30,8 +32,27 @@ from provenance.keys.signers import SigningCredentials
 from provenance.manifest import PARENT_INGREDIENT_LABEL, Disclosure, definition, parent_ingredient, signing_context
 from provenance.trust.policy import TrustPolicy, default_policy
 
+if TYPE_CHECKING:
+    from provenance.watermark.interface import Payload, Progress
+
 # The name under which a parent's detached manifest store is handed to c2pa.
 _PARENT_STORE = "parent-manifest-store.c2pa"
+
+
+@dataclass(frozen=True)
+class WatermarkSettings:
+    """How `sign` marks a clip before signing it (provenance.watermark, docs/watermark.md).
+
+    The video is re-encoded with `codec` at `crf` (None: the watermark's defaults), the audio copied.
+    `payload` is the identifier the frames carry; None (the default) gives each clip a fresh random
+    one (`Payload.random()`): the manifest id is only known once the clip is signed, and the clip
+    must be marked before.
+    """
+
+    codec: str | None = None  # None: provenance.watermark.DEFAULT_CODEC (H.264)
+    crf: int | None = None  # None: provenance.watermark.DEFAULT_CRF
+    payload: Payload | None = None
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,7 @@ class SignResult:
     manifest_store: bytes = b""
     media_type: str = ""
     soft_binding: SoftBinding | None = None  # the io.iscc.v0 value recorded in the manifest, if any
+    watermark: Payload | None = None  # the identifier put into the frames, with `watermark`
 
 
 def _stat(path: Path, *, output: bool = True) -> os.stat_result | None:
@@ -114,8 +136,13 @@ def sign(
     soft_binding: bool = False,
     protected: Mapping[str, str | os.PathLike[str]] | None = None,
     parent_trust: TrustPolicy | None = None,
+    watermark: WatermarkSettings | None = None,
 ) -> SignResult:
     """Sign `source` into `output`; on any failure nothing is left at `output`.
+
+    With `watermark`, a video is first re-encoded with an invisible watermark in its frames (into a
+    temporary file beside `output`), and the marked clip is what is signed: its manifest lists the
+    `c2pa.watermarked` action and records the identifier in a second `c2pa.soft-binding` assertion.
 
     With `soft_binding`, a video's ISCC Video-Code is recorded in a `c2pa.soft-binding` assertion.
     `parent_trust` judges the parent's credentials, as recorded in its ingredient (default: the trust a
@@ -123,8 +150,6 @@ def sign(
     `protected` names further files the caller uses, by role ({"key": ..., "certificate": ...}): like
     the source and the parent, no output may overwrite them, whatever `force` says.
     """
-    import c2pa
-
     source, output = Path(source), Path(output)
     kind = media_mod.detect(source)
     if kind.kind == "manifest":
@@ -140,8 +165,58 @@ def sign(
     inputs += [(role, Path(p)) for role, p in (protected or {}).items()]
     _check_paths(outputs, inputs, force)
     media_mod.check_structure(source, kind)
+    with contextlib.ExitStack() as marking:
+        mark: Payload | None = None
+        signed = source
+        if watermark is not None:
+            signed, mark = _watermarked(source, output, kind, watermark, marking)
+            kind = media_mod.detect(signed)  # the output's format now, not the source's
+            if sidecar_file is None and not kind.embeddable:
+                sidecar_file = media_mod.sidecar_path(output)
+                _check_paths([("detached manifest", sidecar_file)], inputs, force)
+            detached = sidecar_file is not None
+        mark_assertion = None
+        if mark is not None:
+            from provenance.durability.watermark_lookup import assertion
 
-    manifest = definition(disclosure, title=source.name, has_parent=parent is not None)
+            mark_assertion = assertion(mark)
+        manifest = definition(disclosure, title=source.name, has_parent=parent is not None, watermark=mark_assertion)
+        result = _sign_clip(signed, source, output, sidecar_file, credentials, manifest, kind, detached=detached,
+                            parent=parent, parent_trust=parent_trust, soft_binding=soft_binding)
+    return replace(result, watermark=mark)
+
+
+def _watermarked(source: Path, output: Path, kind: media_mod.MediaType, settings: WatermarkSettings,
+                 stack: contextlib.ExitStack) -> tuple[Path, Payload]:
+    """`source` marked into a temporary folder beside `output` (removed when `stack` closes), and its payload."""
+    from provenance.watermark import DEFAULT_CODEC, DEFAULT_CRF, Payload, embed
+    from provenance.watermark.video import FORMATS
+
+    if kind.kind != "video":
+        raise MediaError(f"{source}: is not video, so it cannot carry a watermark in its frames",
+                         remedy="Sign it without --watermark.")
+    suffix = output.suffix.lower()
+    if suffix not in FORMATS:
+        written = f"{output.suffix} files" if output.suffix else "a file without a suffix"
+        raise UsageError(f"--watermark re-encodes the clip, and cannot write {written}",
+                         remedy=f"Name the output with one of {', '.join(sorted(FORMATS))}.")
+    try:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".provenance-wm-", dir=output.parent)))
+    except OSError as e:
+        raise output_error(output, e) from e
+    payload = settings.payload or Payload.random()
+    result = embed(source, work / f"marked{suffix}", payload, codec=settings.codec or DEFAULT_CODEC,
+                   crf=DEFAULT_CRF if settings.crf is None else settings.crf, progress=settings.progress)
+    return result.output, payload
+
+
+def _sign_clip(signed: Path, source: Path, output: Path, sidecar_file: Path | None, credentials: SigningCredentials,
+               manifest: dict[str, Any], kind: media_mod.MediaType, *, detached: bool,
+               parent: str | os.PathLike[str] | None, parent_trust: TrustPolicy | None,
+               soft_binding: bool) -> SignResult:
+    """Sign the clip at `signed` (`source`, or its marked copy) into `output` with `manifest`."""
+    import c2pa
+
     soft: _SoftBindingJob | None = None
     try:
         if parent is None:
@@ -152,12 +227,12 @@ def sign(
             _add_parent(builder, Path(parent), trust)
         if detached:
             builder.set_no_embed()
-        with atomic_files() as out, open(source, "rb") as src:
+        with atomic_files() as out, open(signed, "rb") as src:
             # Both created first, so an unwritable destination fails before any work starts.
             dst = out.open(output)
             side = out.open(sidecar_file) if sidecar_file is not None else None
             # The fingerprint (a full decode) runs while the file is copied and hashed; it joins the manifest last.
-            soft = _SoftBindingJob(source) if soft_binding and kind.kind == "video" else None
+            soft = _SoftBindingJob(signed) if soft_binding and kind.kind == "video" else None
             store = _sign_into(builder, credentials, kind.mime, src, dst, embedded=not detached, definition=manifest,
                                ingredient_ids=(PARENT_INGREDIENT_LABEL,) if parent is not None else (), late=soft)
             dst.close()
@@ -195,8 +270,12 @@ def sign_and_register(
     protected: Mapping[str, str | os.PathLike[str]] | None = None,
     parent_trust: TrustPolicy | None = None,
     on_signed: Callable[[SignResult], None] | None = None,
+    watermark: WatermarkSettings | None = None,
 ) -> tuple[SignResult, Registration | None]:
     """Sign as `sign` does; with `soft_binding`, also keep the manifest of a video in the repository at `store`.
+
+    With `watermark` (which needs `soft_binding`: a found mark is checked against the clip's fingerprint),
+    the repository finds the manifest by the identifier in the frames too.
 
     The repository (default: the per-user one) is opened before anything is written, so an unusable
     one fails first, and no output may overwrite it. `on_signed` is called once the clip is written,
@@ -204,6 +283,10 @@ def sign_and_register(
     """
     from provenance.durability.repository import Repository, open_repository
 
+    if watermark is not None and not soft_binding:
+        raise UsageError("--watermark needs the soft binding",
+                         remedy="Drop --no-soft-binding: a watermark found later is checked against the clip's "
+                                "ISCC fingerprint.")
     repository: Repository | None = None
     files = dict(protected or {})
     if soft_binding:
@@ -213,7 +296,7 @@ def sign_and_register(
             files["manifest repository"] = repository.file
     try:
         result = sign(source, output, credentials, disclosure, parent=parent, sidecar=sidecar, force=force,
-                      soft_binding=soft_binding, protected=files, parent_trust=parent_trust)
+                      soft_binding=soft_binding, protected=files, parent_trust=parent_trust, watermark=watermark)
         if on_signed is not None:
             on_signed(result)
         if repository is None or result.soft_binding is None:

@@ -177,6 +177,40 @@ def match_statement(match: str, aligned: Aligned | None, signer_subject: str | N
     return f"this resembles {clip} but is not shown to be a copy of it"
 
 
+# What became of a watermark found in a file (WatermarkFinding.status).
+RECOVERED = "recovered"  # its manifest was found, and its fingerprint agrees with the file's
+UNREGISTERED = "unregistered"  # no repository looked in knows its identifier
+MISMATCH = "mismatch"  # its manifest's fingerprint does not match the file: a mark copied onto other content
+FINGERPRINT = "fingerprint"
+WATERMARK = "watermark"
+
+
+@dataclass(frozen=True)
+class WatermarkFinding:
+    """A provenance watermark detected in a file's frames (docs/watermark.md), and what it led to."""
+
+    identifier: str  # the 64-bit identifier, 16 hex digits
+    algorithm: str  # org.provenance.wm.v1
+    score: float  # the detector's pilot peak, in standard deviations
+    bit_agreement: float  # share of coded bits agreeing with the decoded codeword (0.5 is chance)
+    status: str  # RECOVERED, UNREGISTERED or MISMATCH
+    manifest_id: str | None = None  # the manifest registered with the identifier (recovered or mismatched)
+    distance: int | None = None  # bits between its fingerprint and the file's; None when none could be compared
+
+    @property
+    def statement(self) -> str:
+        """The plain sentence for people."""
+        carries = f"carries a provenance watermark, id {self.identifier}"
+        if self.status == UNREGISTERED:
+            return f"{carries}; its manifest is not in the repository"
+        if self.status == MISMATCH:
+            apart = f" ({self.distance} bits apart)" if self.distance is not None else ""
+            return (f"{carries}, registered with manifest {self.manifest_id}, but that manifest's fingerprint does not "
+                    f"match this clip{apart}: the mark was copied onto other content, or the clip was cropped or "
+                    "altered beyond what the fingerprint follows, so nothing is recovered")
+        return f"{carries}, registered with manifest {self.manifest_id}, whose fingerprint matches this clip"
+
+
 @dataclass(frozen=True)
 class Claimant:
     """One registered manifest that matches a file's fingerprint: anyone may register one for any content,
@@ -211,10 +245,18 @@ class Recovered:
     limit_reached: bool = False
     match: str = SIMILAR  # COPY or SIMILAR: only a copy's credentials are the file's original credentials
     aligned: Aligned | None = None  # where the file sits in the signed clip; copies only
+    via: str = FINGERPRINT  # FINGERPRINT (a nearest-code search) or WATERMARK (the identifier in the frames)
+    watermark_id: str | None = None  # the identifier found, with WATERMARK
+    watermark_confidence: float | None = None  # the detection's bit agreement (0.5 chance, 1 every bit), with WATERMARK
 
     @property
     def statement(self) -> str:
         """The plain sentence: "this is a copy of 0:00.0–0:05.0 of the clip signed by …" or "this resembles …"."""
+        if self.via == WATERMARK:
+            clip = f"the clip signed by {self.signer.subject}" if self.signer else "a signed clip"
+            where = f" ({self.aligned.span} of it)" if self.aligned is not None else ""
+            return (f"this carries the watermark of {clip}{where}, id {self.watermark_id}, and its fingerprint "
+                    "agrees")
         return match_statement(self.match, self.aligned, self.signer.subject if self.signer else None)
 
 
@@ -248,6 +290,7 @@ class Verdict:
     tsa_trust_list: TrustListInfo | None = None
     trust_entity: TrustEntity | None = None  # the list entry the signer chains to, under the official lists
     trust_notes: tuple[str, ...] = ()  # what the trust layer says without failing the file, one sentence each
+    watermark: WatermarkFinding | None = None  # a provenance watermark found in a file without valid credentials
 
     @property
     def passed(self) -> bool:
@@ -312,4 +355,6 @@ class Verdict:
             if data["recovered"]["signer"] is not None:
                 data["recovered"]["signer"].pop("chain_pem", None)
                 data["recovered"]["signer"].pop("serial", None)
+        if self.watermark is not None:
+            data["watermark"]["statement"] = self.watermark.statement
         return data

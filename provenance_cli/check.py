@@ -15,7 +15,15 @@ from provenance.errors import UsageError
 from provenance.limits import DEFAULT_FILE_TIMEOUT
 
 from .errors import EXIT_FAILED, EXIT_OK
-from .options import option, recovery_options, trust_options, warn_if_stale
+from .options import (
+    cluster_option,
+    jobs_option,
+    option,
+    progress_option,
+    recovery_options,
+    trust_options,
+    warn_if_stale,
+)
 
 if TYPE_CHECKING:
     from provenance.check import CheckReport
@@ -28,7 +36,7 @@ class _Paths(click.Path):
         return rv.split()
 
 
-class _Progress:
+class ProgressBar:
     """A progress bar on stderr while files are verified, when `shown` and there are any."""
 
     def __init__(self, shown: bool) -> None:
@@ -36,17 +44,17 @@ class _Progress:
         self._bar: Any = None
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, label: str = "Verifying") -> None:
         """Show the bar, now that the number of files is known."""
         if self.shown and total:
             self._bar = self._stack.enter_context(click.progressbar(
-                length=total, label="Verifying", file=sys.stderr, show_pos=True, show_percent=True))
+                length=total, label=label, file=sys.stderr, show_pos=True, show_percent=True))
 
     def update(self, done: int) -> None:
         """Advance the bar by `done` files."""
@@ -102,8 +110,8 @@ def _append_step_summary(markdown: str) -> None:
         env="PROVENANCE_CHECK_FORMAT", help="Report format.")
 @option("-o", "--output", type=click.Path(path_type=Path), env="PROVENANCE_CHECK_OUTPUT",
         help="Write the report to this file (atomically) instead of stdout.")
-@option("-j", "--jobs", type=click.IntRange(min=0), default=0, env="PROVENANCE_JOBS",
-        help="Worker processes; 0 means one per available core.  [default: 0]")
+@jobs_option
+@cluster_option
 @option("--file-timeout", type=click.FloatRange(min=0), default=DEFAULT_FILE_TIMEOUT, metavar="SECONDS",
         env="PROVENANCE_FILE_TIMEOUT",
         help="A file that takes longer to verify is reported as an error and the run goes on; 0 for no "
@@ -115,12 +123,12 @@ def _append_step_summary(markdown: str) -> None:
 @option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), env="PROVENANCE_ROOT",
         help="Folder that policy globs and reported paths are relative to, and where the policy is "
              "looked for.  [default: .]")
-@option("--progress/--no-progress", default=None, env="PROVENANCE_PROGRESS",
-        help="Show a progress bar on stderr. Default: only when stderr is a terminal.")
+@progress_option
 @recovery_options
 def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | None,
           tsa_trust_anchors: Path | None, no_default_trust: bool, allowed_signers: tuple[str, ...], report_format: str,
-          output: Path | None, jobs: int, file_timeout: float, include: tuple[str, ...], exclude: tuple[str, ...],
+          output: Path | None, jobs: int, cluster: str | None, file_timeout: float, include: tuple[str, ...],
+          exclude: tuple[str, ...],
           root: Path, progress: bool | None, recovery: bool, store: str | None, resolver: str | None) -> None:
     """Check every media file under PATHS (default: .) against a provenance policy.
 
@@ -144,17 +152,18 @@ def check(paths: tuple[Path, ...], policy: Path | None, trust_anchors: Path | No
     """
     from provenance.check import RecoverySource, load_policy
     from provenance.check import check as run_check
+    from provenance.check.cluster import cluster_pool
     from provenance.check.reports import markdown_summary
 
     if not root.is_dir():
         raise UsageError(f"--root {root} is not a folder")
     _check_output(output)
     loaded_policy = load_policy(root, policy)
-    with _Progress(sys.stderr.isatty() if progress is None else progress) as bar:
+    with ProgressBar(sys.stderr.isatty() if progress is None else progress) as bar:
         report = run_check(list(paths) or [Path(".")], root=root, policy=loaded_policy, anchors=trust_anchors,
                            tsa_anchors=tsa_trust_anchors, allowed_signers=allowed_signers, user_defaults=True,
                            default_lists=not no_default_trust, jobs=jobs, include=include, exclude=exclude,
-                           timeout=file_timeout,
+                           timeout=file_timeout, pool=cluster_pool(cluster) if cluster is not None else None,
                            recovery=RecoverySource(store, resolver) if recovery else None,
                            on_start=bar.start, on_progress=bar.update)
     _write_report(report, report_format, output)

@@ -20,20 +20,26 @@ from .options import option
 COMMANDS = {
     "keys": "provenance_cli.keys:keys",
     "sign": "provenance_cli.sign:sign",
+    "sign-batch": "provenance_cli.sign_batch:sign_batch",
     "verify": "provenance_cli.verify:verify",
     "inspect": "provenance_cli.inspect:inspect",
     "check": "provenance_cli.check:check",
     "trust": "provenance_cli.trust:trust",
     "serve-repository": "provenance_cli.serve:serve_repository",
+    "serve": "provenance_cli.serve:serve",
+    "watermark": "provenance_cli.watermark:watermark",
 }
 HELP = {
     "keys": "Create and manage signing keys.",
     "sign": "Sign a clip as AI-generated with a C2PA manifest.",
+    "sign-batch": "Sign many clips in parallel (local processes or a Dask cluster); restartable.",
     "verify": "Verify C2PA credentials of one or more files.",
     "inspect": "Print a file's full C2PA manifest store as JSON.",
     "check": "CI gate: check a tree of media against a provenance policy.",
     "trust": "The trust lists in force and their updates; a signed file's certificate chain.",
     "serve-repository": "Serve the manifest repository (C2PA Soft Binding Resolution API).",
+    "serve": "Serve the verify page: check a clip in a web browser.",
+    "watermark": "Put an invisible watermark into a video's frames, or look for one.",
 }
 
 

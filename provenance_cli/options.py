@@ -116,6 +116,79 @@ def default_lists(anchors: TrustAnchors | None, tsa_anchors: TrustAnchors | None
     return lists
 
 
+# --- signing: the key, what the manifest states, and how the output is written (sign and sign-batch) ---
+
+KEY_PASSPHRASE_ENV = "PROVENANCE_KEY_PASSPHRASE"
+PKCS11_PIN_ENV = "PROVENANCE_PKCS11_PIN"
+
+
+def signer_options(function: F) -> F:
+    """--cert, --key, --alg, --pkcs11-module and --signer-command (choices loaded only when a command is)."""
+    from provenance.keys.algorithms import ALGORITHMS
+
+    return stack(
+        option("--cert", type=click.Path(path_type=Path), env="PROVENANCE_CERT",
+               help="Signer certificate chain, PEM, leaf first (optional when a PKCS#12 --key or the token holds "
+                    "it)."),
+        option("--key", env="PROVENANCE_KEY", metavar="KEY",
+               help=f"Signer private key: a PEM file (encrypted ones ask for {KEY_PASSPHRASE_ENV} or prompt), a "
+                    f"PKCS#12 bundle, or a pkcs11: URI (RFC 7512; PIN from {PKCS11_PIN_ENV} or a prompt)."),
+        option("--alg", type=click.Choice(ALGORITHMS, case_sensitive=False), default=None, env="PROVENANCE_ALG",
+               help="Signature algorithm (default: inferred from the key)."),
+        option("--pkcs11-module", env="PROVENANCE_PKCS11_MODULE", metavar="PATH",
+               help="PKCS#11 library of the HSM/token, for a pkcs11: --key, e.g. /usr/lib/softhsm/libsofthsm2.so."),
+        option("--signer-command", env="PROVENANCE_SIGNER_COMMAND", metavar="CMD",
+               help="Sign with an external command instead of --key: it gets the bytes to sign on stdin and writes "
+                    "the signature to stdout (protocol in docs/signing-and-keys.md). Needs --cert."),
+    )(function)
+
+
+def disclosure_options(function: F) -> F:
+    """--generator, --generator-version, --title, --ai-training, --parent and --edit-source."""
+    from provenance.manifest import AI_TRAINING_CHOICES, EDIT_SOURCE_TYPES
+
+    return stack(
+        option("--generator", env="PROVENANCE_GENERATOR",
+               help="Name of the AI model/tool that made the clip, e.g. Sora."),
+        option("--generator-version", env="PROVENANCE_GENERATOR_VERSION", help="Version of the generator."),
+        option("--title", env="PROVENANCE_TITLE", help="Title of the clip (default: input file name)."),
+        option("--ai-training", type=click.Choice(AI_TRAINING_CHOICES), env="PROVENANCE_AI_TRAINING",
+               help="Record whether the clip may be used for AI training and data mining."),
+        option("--parent", type=click.Path(path_type=Path), env="PROVENANCE_PARENT",
+               help="The clip this one remixes/edits; recorded as its parent ingredient."),
+        option("--edit-source", type=click.Choice(sorted(EDIT_SOURCE_TYPES)), default="composite",
+               show_default=True, env="PROVENANCE_EDIT_SOURCE",
+               help="With --parent: 'composite' (AI mixed into captured footage) or 'trained' (fully generated)."),
+    )(function)
+
+
+tsa_url_option = option(
+    "--tsa-url", env="PROVENANCE_TSA_URL",
+    help="RFC 3161 time-stamping authority URL: the timestamp keeps the signature verifiable after the "
+         "certificate expires.")
+sidecar_option = option(
+    "--sidecar", is_flag=True, env="PROVENANCE_SIDECAR",
+    help="Write a detached manifest OUTPUT.c2pa next to an unchanged copy.")
+soft_binding_option = option(
+    "--soft-binding/--no-soft-binding", default=True, show_default=True, env="PROVENANCE_SOFT_BINDING",
+    help="Record the clip's ISCC Video-Codes (c2pa.soft-binding, io.iscc.v0: the whole clip and its 2-second "
+         "segments) and register the manifest in the --store repository, so stripped, re-encoded or trimmed "
+         "copies can be traced.")
+
+# --- a Dask cluster, for the commands that run per-file work in parallel ---
+
+jobs_option = option(
+    "-j", "--jobs", type=click.IntRange(min=0), default=0, env="PROVENANCE_JOBS",
+    help="Worker processes; 0 means one per available core.  [default: 0]")
+progress_option = option(
+    "--progress/--no-progress", default=None, env="PROVENANCE_PROGRESS",
+    help="Show a progress bar on stderr. Default: only when stderr is a terminal.")
+cluster_option = option(
+    "--cluster", env="PROVENANCE_CLUSTER", metavar="ADDRESS", callback=_none_when_empty,
+    help="Run the per-file work on a Dask cluster instead of local worker processes: tcp://host:8786 (an existing "
+         "scheduler; its workers must see the files at the same paths) or local:N (N worker processes on this "
+         "machine). Needs the `cluster` extra (Dask distributed).")
+
 # --- the manifest repository ---
 
 store_option = option(
@@ -134,3 +207,48 @@ recovery_options = stack(
            help="Look up stripped or re-encoded files on this C2PA Soft Binding Resolution API server instead of "
                 "the local --store."),
 )
+
+# --- the watermark ---
+
+# --codec and --crf, for `watermark embed` and `sign --watermark`: the re-encode of the marked video.
+watermark_encoding_options = stack(
+    option("--codec", env="PROVENANCE_WATERMARK_CODEC", metavar="ENCODER", callback=_none_when_empty,
+           help="ffmpeg video encoder of the marked clip, e.g. libx264, libx265, libvpx-vp9; the audio is copied. "
+                "Default: libx264 (H.264)."),
+    option("--crf", type=click.IntRange(0, 63), env="PROVENANCE_WATERMARK_CRF",
+           help="Constant rate factor of the marked clip's encode (lower: better and larger). Default: 18."),
+)
+
+
+class WatermarkProgress:
+    """A progress bar on stderr, when it is a terminal, fed by the watermark's progress callbacks
+    (seconds done, seconds in all or None while unknown)."""
+
+    def __init__(self, label: str) -> None:
+        import sys
+
+        self.label = label
+        self.shown = sys.stderr.isatty()
+        self._bar: Any = None
+        self._done = 0
+
+    def __enter__(self) -> WatermarkProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.render_finish()
+
+    def __call__(self, done: float, total: float | None) -> None:
+        """Move the bar to `done` seconds of `total` (shown in tenths of a second)."""
+        import sys
+
+        if not self.shown or total is None or total <= 0:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=max(1, round(total * 10)), label=self.label, file=sys.stderr,
+                                          show_percent=True, show_eta=True)
+        position = min(round(done * 10), self._bar.length)
+        if position > self._done:
+            self._bar.update(position - self._done)
+            self._done = position

@@ -7,68 +7,61 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provenance.keys.algorithms import ALGORITHMS
-from provenance.manifest import AI_TRAINING_CHOICES, EDIT_SOURCE_TYPES
-
-from .options import force_option, load_trust_policy, option, parent_trust_options, store_option
+from .options import (
+    KEY_PASSPHRASE_ENV,
+    PKCS11_PIN_ENV,
+    WatermarkProgress,
+    disclosure_options,
+    force_option,
+    load_trust_policy,
+    option,
+    parent_trust_options,
+    sidecar_option,
+    signer_options,
+    soft_binding_option,
+    store_option,
+    tsa_url_option,
+    watermark_encoding_options,
+)
 
 if TYPE_CHECKING:
     from provenance.keys.signers import SigningCredentials
     from provenance.signing import SignResult
 
-KEY_PASSPHRASE_ENV = "PROVENANCE_KEY_PASSPHRASE"
-PKCS11_PIN_ENV = "PROVENANCE_PKCS11_PIN"
+__all__ = ["KEY_PASSPHRASE_ENV", "PKCS11_PIN_ENV", "secret_provider", "sign", "signing_credentials"]
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @option("-o", "--output", required=True, type=click.Path(path_type=Path), env="PROVENANCE_SIGN_OUTPUT",
         help="Where to write the signed clip.")
-@option("--cert", type=click.Path(path_type=Path), env="PROVENANCE_CERT",
-        help="Signer certificate chain, PEM, leaf first (optional when a PKCS#12 --key or the token holds it).")
-@option("--key", env="PROVENANCE_KEY", metavar="KEY",
-        help=f"Signer private key: a PEM file (encrypted ones ask for {KEY_PASSPHRASE_ENV} or prompt), a PKCS#12 "
-             f"bundle, or a pkcs11: URI (RFC 7512; PIN from {PKCS11_PIN_ENV} or a prompt).")
-@option("--alg", type=click.Choice(ALGORITHMS, case_sensitive=False), default=None, env="PROVENANCE_ALG",
-        help="Signature algorithm (default: inferred from the key).")
-@option("--pkcs11-module", env="PROVENANCE_PKCS11_MODULE", metavar="PATH",
-        help="PKCS#11 library of the HSM/token, for a pkcs11: --key, e.g. /usr/lib/softhsm/libsofthsm2.so.")
-@option("--signer-command", env="PROVENANCE_SIGNER_COMMAND", metavar="CMD",
-        help="Sign with an external command instead of --key: it gets the bytes to sign on stdin and writes the "
-             "signature to stdout (protocol in docs/signing-and-keys.md). Needs --cert.")
-@option("--generator", env="PROVENANCE_GENERATOR", help="Name of the AI model/tool that made the clip, e.g. Sora.")
-@option("--generator-version", env="PROVENANCE_GENERATOR_VERSION", help="Version of the generator.")
-@option("--title", env="PROVENANCE_TITLE", help="Title of the clip (default: input file name).")
-@option("--ai-training", type=click.Choice(AI_TRAINING_CHOICES), env="PROVENANCE_AI_TRAINING",
-        help="Record whether the clip may be used for AI training and data mining.")
-@option("--parent", type=click.Path(path_type=Path), env="PROVENANCE_PARENT",
-        help="The clip this one remixes/edits; recorded as its parent ingredient.")
-@option("--edit-source", type=click.Choice(sorted(EDIT_SOURCE_TYPES)), default="composite", show_default=True,
-        env="PROVENANCE_EDIT_SOURCE",
-        help="With --parent: 'composite' (AI mixed into captured footage) or 'trained' (fully generated).")
+@signer_options
+@disclosure_options
 @parent_trust_options
-@option("--tsa-url", env="PROVENANCE_TSA_URL",
-        help="RFC 3161 time-stamping authority URL: the timestamp keeps the signature verifiable after the "
-             "certificate expires.")
-@option("--sidecar", is_flag=True, env="PROVENANCE_SIDECAR",
-        help="Write a detached manifest OUTPUT.c2pa next to an unchanged copy.")
+@tsa_url_option
+@sidecar_option
 @force_option("Overwrite an existing OUTPUT.")
-@option("--soft-binding/--no-soft-binding", default=True, show_default=True, env="PROVENANCE_SOFT_BINDING",
-        help="Record the clip's ISCC Video-Codes (c2pa.soft-binding, io.iscc.v0: the whole clip and its 2-second "
-             "segments) and register the manifest in the --store repository, so stripped, re-encoded or trimmed "
-             "copies can be traced.")
+@soft_binding_option
 @store_option
+@option("--watermark", is_flag=True, env="PROVENANCE_WATERMARK",
+        help="For generator operators: first re-encode the video with an invisible watermark in its frames (audio "
+             "copied), then sign the marked clip; the manifest lists the c2pa.watermarked action and a second "
+             "c2pa.soft-binding (org.provenance.wm.v1) with the mark's random 64-bit identifier, and the repository "
+             "finds the manifest by it. Needs the soft binding.")
+@watermark_encoding_options
 def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg: str | None,
          pkcs11_module: str | None, signer_command: str | None, generator: str | None,
          generator_version: str | None, title: str | None, ai_training: str | None, parent: Path | None,
          edit_source: str, trust_anchors: Path | None, tsa_trust_anchors: Path | None, no_default_trust: bool,
-         tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool, store: str | None) -> None:
+         tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool, store: str | None, watermark: bool,
+         codec: str | None, crf: int | None) -> None:
     """Sign INPUT as AI-generated and write the signed clip to OUTPUT.
 
     MP4, MOV, M4V, fragmented MP4 and AVI get an embedded manifest; WebM and MKV
     (or any input with --sidecar) get OUTPUT.c2pa beside an unchanged copy.
     """
     from provenance import signing
+    from provenance.errors import UsageError
     from provenance.manifest import Disclosure
 
     def signed(result: SignResult) -> None:
@@ -82,13 +75,19 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
                     if parent is not None else None)
     credentials = signing_credentials(cert=cert, key=key, signer_command=signer_command, pkcs11_module=pkcs11_module,
                                       alg=alg, tsa_url=tsa_url)
+    if not watermark and (codec is not None or crf is not None):
+        raise UsageError("--codec and --crf apply to --watermark only", remedy="Add --watermark, or drop them.")
     try:
-        result, registration = signing.sign_and_register(
-            input_path, output, credentials, disclosure, store=store, soft_binding=soft_binding, parent=parent,
-            sidecar=sidecar, force=force, protected=_key_files(cert, key), on_signed=signed,
-            parent_trust=parent_trust)
+        with WatermarkProgress("Marking") as progress:
+            marking = signing.WatermarkSettings(codec=codec, crf=crf, progress=progress) if watermark else None
+            result, registration = signing.sign_and_register(
+                input_path, output, credentials, disclosure, store=store, soft_binding=soft_binding, parent=parent,
+                sidecar=sidecar, force=force, protected=_key_files(cert, key), on_signed=signed,
+                parent_trust=parent_trust, watermark=marking)
     finally:
         credentials.close()
+    if result.watermark is not None:
+        click.echo(f"watermark: id {result.watermark.hex} (org.provenance.wm.v1)")
     if registration is not None and result.soft_binding is not None:
         click.echo(f"soft binding: {result.soft_binding.iscc}")
         click.echo(f"registered manifest {registration.manifest_id} in {registration.location}")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from provenance import limits
 from provenance.check.policy import Policy
@@ -332,6 +332,23 @@ class VerificationPool:
         self._workers[self._workers.index(worker)] = self._start()
 
 
+class WorkerPool(Protocol):
+    """What verifies the files of a check: a `VerificationPool`, or one on a Dask cluster (check/cluster.py)."""
+
+    def __enter__(self) -> WorkerPool: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def verify(self, paths: Sequence[Path], on_progress: ProgressCallback | None = None,
+               ) -> list[tuple[Verdict, float]]:
+        """Verdicts (and seconds spent on each) for `paths`, in the same order."""
+
+
+# (anchors, TSA anchors, lists, recovery, per-file timeout) → the pool that verifies a check's files
+PoolFactory = Callable[[TrustAnchors | None, TrustAnchors | None, "TrustLists | None", RecoverySource | None,
+                        float | None], WorkerPool]
+
+
 def verify_files(paths: Sequence[Path], anchors: TrustAnchors | None, *, jobs: int,
                  tsa_anchors: TrustAnchors | None = None, lists: TrustLists | None = None,
                  recovery: RecoverySource | None = None, on_progress: ProgressCallback | None = None,
@@ -381,7 +398,7 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
           exclude: Sequence[str] = (),
           recovery: RecoverySource | None = None, on_start: Callable[[int], None] | None = None,
           on_progress: ProgressCallback | None = None,
-          timeout: float | None = limits.DEFAULT_FILE_TIMEOUT) -> CheckReport:
+          timeout: float | None = limits.DEFAULT_FILE_TIMEOUT, pool: PoolFactory | None = None) -> CheckReport:
     """Check every media file under `paths` against `policy`; results sorted by path.
 
     `anchors` and `tsa_anchors` (loaded, or files to load) override the policy's trust_anchors and
@@ -390,7 +407,8 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
     found (provenance.trust.lists). `allowed_signers` (SHA-256 fingerprints) add to the policy's. With
     `recovery`, files whose credentials are gone are looked up in that manifest repository. A file that
     takes longer than `timeout` seconds (None or 0: no limit) is an `error`; `jobs` None or 0 means one
-    per core.
+    per core. `pool` makes the pool that verifies the files instead of `jobs` local processes, e.g.
+    `provenance.check.cluster.cluster_pool(address)` for a Dask cluster: the report is the same.
     Raises UsageError/PolicyError for bad arguments; never for a bad media file (that
     becomes a violation).
     """
@@ -406,13 +424,15 @@ def check(paths: Sequence[Path], *, root: Path, policy: Policy, anchors: AnchorS
                                  default_tsa_anchors_path() if user_defaults else None)
     lists = lists_for(anchors, tsa_anchors, enabled=default_lists)
     ruleset: RuleSet = compile_policy(policy, anchors_given=anchors is not None, lists_in_force=lists is not None)
-    with VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, lists=lists, recovery=recovery,
-                          timeout=timeout) as pool:
+    workers = (pool(anchors, tsa_anchors, lists, recovery, timeout) if pool is not None else
+               VerificationPool(anchors, jobs or default_jobs(), tsa_anchors=tsa_anchors, lists=lists,
+                                recovery=recovery, timeout=timeout))
+    with workers:
         candidates = discover(paths, root=root, include=include, exclude=exclude)
         if on_start:
             on_start(len(candidates))
         readable = [c.path for c in candidates if c.error is None]
-        verdicts = dict(zip(readable, pool.verify(readable, on_progress), strict=True))
+        verdicts = dict(zip(readable, workers.verify(readable, on_progress), strict=True))
     results = []
     for candidate in candidates:
         if candidate.error is not None:

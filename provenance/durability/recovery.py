@@ -76,6 +76,7 @@ class StoreReading:
 
     verdict: Verdict
     soft_binding: softbinding.SoftBinding | None
+    watermarks: tuple[bytes, ...] = ()  # the watermark identifiers it records (provenance.durability.watermark_lookup)
 
 
 def read_store(store: bytes, verifier: Verifier, name: str) -> StoreReading:
@@ -89,11 +90,16 @@ def read_store(store: bytes, verifier: Verifier, name: str) -> StoreReading:
     verdict = verifier.verdict_of(name, report)
     label = report.report.get("active_manifest")
     manifest = report.report.get("manifests", {}).get(label, {}) if label else {}
-    return StoreReading(verdict, softbinding.from_manifest(manifest))
+    from provenance.durability import watermark_lookup
+
+    mark = watermark_lookup.from_manifest(manifest)
+    return StoreReading(verdict, softbinding.from_manifest(manifest), () if mark is None else (mark,))
 
 
 def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False) -> Entry:
     """The repository entry for a manifest store, refused unless the store validates and has a soft binding."""
+    from provenance.durability import watermark_lookup
+
     reading = read_store(store, verifier, "manifest store")
     verdict = reading.verdict
     if verdict.manifest_label is None:
@@ -113,7 +119,8 @@ def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False
     if verdict.signer is None or not verdict.signer.sha256:
         raise ManifestRejected("the signer's certificate cannot be read from the manifest store")
     return Entry(verdict.manifest_label, reading.soft_binding.value, verdict.signer.sha256, store,
-                 segments=reading.soft_binding.segments)
+                 segments=reading.soft_binding.segments,
+                 watermarks=tuple((watermark_lookup.ALG, mark) for mark in reading.watermarks))
 
 
 class Recoverer:
@@ -135,12 +142,29 @@ class Recoverer:
         """The verdict with `recovered` filled when the repository knows the file's content."""
         if not needs_recovery(verdict):
             return verdict
+        from provenance.durability import watermark_lookup
+
         if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
-            return verdict  # nothing registered: skip the fingerprint
-        try:
-            query = softbinding.lookup_query(verdict.path)
-        except SoftBindingError:
-            return verdict  # no video to fingerprint (e.g. audio only): nothing to look up
+            return watermark_lookup.unregistered(verdict)  # nothing registered: skip the fingerprint
+        queries: list[softbinding.Query | None] = []
+
+        def fingerprint() -> softbinding.Query | None:
+            if not queries:  # once, by whichever path needs it first
+                try:
+                    queries.append(softbinding.lookup_query(verdict.path))
+                except SoftBindingError:
+                    queries.append(None)  # no video to fingerprint (e.g. audio only): nothing to look up
+            return queries[0]
+
+        # The mark names its manifest exactly: looked for first, the fingerprint search only without it.
+        mark = watermark_lookup.search(verdict.path)
+        if mark is not None:
+            verdict = watermark_lookup.recover(verdict, mark, self.lookup, self.verifier, fingerprint, read_store)
+            if verdict.recovered is not None:
+                return verdict
+        query = fingerprint()
+        if query is None:
+            return verdict
         found = self.best_match(query)
         return verdict if found is None else replace(verdict, recovered=found)
 
@@ -218,8 +242,10 @@ def recover_all(verdicts: list[Verdict], verifier: Verifier, *, store: str | Non
     if not any(needs_recovery(v) for v in verdicts):
         return verdicts
     recoverer = open_recoverer(verifier, store=store, resolver=resolver)
-    if recoverer is None:
-        return verdicts  # no repository yet: nothing was ever registered here
+    if recoverer is None:  # no repository yet: nothing was ever registered here, but a mark is still reported
+        from provenance.durability.watermark_lookup import unregistered
+
+        return [unregistered(v) if needs_recovery(v) else v for v in verdicts]
     try:
         return [recoverer.recover(v) for v in verdicts]
     finally:

@@ -44,6 +44,7 @@ MAX_QUERY_BODY = 64 * 1024  # a soft-binding query is a few hundred bytes
 MAX_MANIFEST_STORE = 16 * 1024 * 1024
 MAX_GET_VALUE = 2048  # longer `value` parameters get 414: use POST /matches/byBinding
 DEFAULT_MAX_UPLOAD = 512 * 1024 * 1024
+VERIFY_PAGE_PATH = "/verify"  # where `serve-repository --verify-page` serves the verify page
 _VIDEO = "video/"
 _ASSET_TYPES = ("video/", "image/", "audio/", "application/", "model/", "text/")
 
@@ -120,7 +121,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits(scope.get("path", ""))
+        limit = self.limits(route_path(scope))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             response = JSONResponse({"detail": _too_large(limit)}, status_code=413)
@@ -142,6 +143,23 @@ class BodyLimit:
 
 def _too_large(limit: int) -> str:
     return f"request body larger than {limit} bytes"
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path inside the app serving it (an app mounted at /verify sees /api/verify)."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    return path[len(root):] if root and path.startswith(root) else path
+
+
+async def save_body(request: Request, path: Path) -> int:
+    """Stream the request body into the new file `path` as it arrives (BodyLimit refuses it past the route's
+    limit); the bytes written."""
+    written = 0
+    with open(path, "xb") as out:
+        async for chunk in request.stream():
+            out.write(chunk)
+            written += len(chunk)
+    return written
 
 
 def active_manifest_only(store: bytes) -> bytes:
@@ -178,10 +196,12 @@ class ResolutionService:
     operations' descriptions in the OpenAPI document.
     """
 
-    def __init__(self, repository: Repository, verifier: Verifier, settings: ServiceSettings) -> None:
+    def __init__(self, repository: Repository, verifier: Verifier, settings: ServiceSettings, *,
+                 verify_page: bool = False) -> None:
         self.repository = repository
         self.verifier = verifier
         self.settings = settings
+        self.verify_page = verify_page  # the verify page is mounted at VERIFY_PAGE_PATH
         # c2pa's reader and ffmpeg are run one at a time: the service shares one verifier, and 2 cores.
         self._work_lock = threading.Lock()
 
@@ -191,6 +211,8 @@ class ResolutionService:
             return self.settings.max_upload
         if path == "/manifests":
             return MAX_MANIFEST_STORE
+        if self.verify_page and path.startswith(VERIFY_PAGE_PATH + "/"):
+            return self.settings.max_upload  # the page's own BodyLimit holds each of its routes to its own limit
         return MAX_QUERY_BODY
 
     def query(self, alg: str, value: bytes, max_results: int) -> SoftBindingQueryResult:
@@ -230,10 +252,7 @@ class ResolutionService:
             raise HTTPException(400, f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG}")
         with tempfile.TemporaryDirectory(prefix="provenance-upload-") as work:
             asset = Path(work) / "asset"
-            with open(asset, "wb") as out:
-                async for chunk in request.stream():
-                    out.write(chunk)
-            if asset.stat().st_size == 0:
+            if await save_body(request, asset) == 0:
                 raise HTTPException(400, "the request body is empty: send the asset itself")
             try:
                 binding = await run_in_threadpool(self._fingerprint, asset)
@@ -259,7 +278,10 @@ class ResolutionService:
 
     def get_supported_bindings(self) -> SoftBindingAlgList:
         """The soft-binding algorithms this repository resolves."""
-        return SoftBindingAlgList(watermarks=[], fingerprints=[SoftBindingAlgorithm(alg=ALG)])
+        from provenance.watermark.interface import ALGORITHM_ID
+
+        return SoftBindingAlgList(watermarks=[SoftBindingAlgorithm(alg=ALGORITHM_ID)],
+                                  fingerprints=[SoftBindingAlgorithm(alg=ALG)])
 
     async def submit_manifest(self, request: Request,
                               authorization: str | None = Header(None, include_in_schema=False)) -> Any:
@@ -294,11 +316,13 @@ class ResolutionService:
             return entry_for(store, self.verifier, require_trusted=self.settings.require_trusted)
 
 
-def create_app(repository: Repository, verifier: Verifier, settings: ServiceSettings) -> FastAPI:
-    """The FastAPI application; `uvicorn.run(create_app(...))` serves it."""
+def create_app(repository: Repository, verifier: Verifier, settings: ServiceSettings, *,
+               verify_page: ASGIApp | None = None) -> FastAPI:
+    """The FastAPI application; `uvicorn.run(create_app(...))` serves it. `verify_page` (the app of
+    provenance.page.app.create_app) is mounted at VERIFY_PAGE_PATH."""
     from provenance import __version__
 
-    service = ResolutionService(repository, verifier, settings)
+    service = ResolutionService(repository, verifier, settings, verify_page=verify_page is not None)
     app = FastAPI(
         title="provenance manifest repository",
         version=__version__,
@@ -309,6 +333,8 @@ def create_app(repository: Repository, verifier: Verifier, settings: ServiceSett
     app.add_middleware(BodyLimit, limits=service.body_limit)
     app.exception_handler(RequestValidationError)(_bad_request)
     _add_routes(app, service)
+    if verify_page is not None:
+        app.mount(VERIFY_PAGE_PATH, verify_page)
     _document_bearer_token(app)
     return app
 

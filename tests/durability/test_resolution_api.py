@@ -21,6 +21,7 @@ from provenance.durability.softbinding import ALG, SoftBinding
 from provenance.keys import signers
 from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
+from provenance.watermark import ALGORITHM_ID
 from tests.support.cli import run_cli
 from tests.support.clips import ffmpeg_exe, make_clip
 from tests.support.server import TOKEN, free_port, start_server, stop
@@ -86,7 +87,7 @@ def b64(value: bytes) -> str:
 @pytest.mark.slow
 def test_supported_algorithms(server: Server) -> None:
     response = httpx.get(f"{server.url}/services/supportedAlgorithms")
-    assert response.json() == {"watermarks": [], "fingerprints": [{"alg": ALG}]}
+    assert response.json() == {"watermarks": [{"alg": ALGORITHM_ID}], "fingerprints": [{"alg": ALG}]}
 
 
 def test_openapi_document_names_the_standard_operations(server: Server) -> None:

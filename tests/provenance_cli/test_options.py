@@ -37,7 +37,8 @@ def test_every_option_has_a_variable_named_in_its_help() -> None:
 
 def test_force_is_never_read_from_the_environment() -> None:
     forces = [(path, o) for path, o in every_option() if o.name == "force"]
-    assert sorted(path for path, _ in forces) == ["provenance keys init", "provenance sign"]
+    assert sorted(path for path, _ in forces) == ["provenance keys init", "provenance sign",
+                                                  "provenance sign-batch", "provenance watermark embed"]
     for path, option in forces:
         assert option.envvar is None, path
         assert "Not settable from the environment" in (option.help or ""), path

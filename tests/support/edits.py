@@ -54,3 +54,12 @@ def break_signature(path: Path, manifest: int = 0) -> None:
     """Flip a byte of the signature of the `manifest`-th manifest in the file (see `signature_byte`)."""
     data = path.read_bytes()
     path.write_bytes(flipped(data, signature_byte(data, manifest)))
+
+
+def make_slow_to_verify(target: Path, signed: bytes, size: int = 4 << 30) -> Path:
+    """A signed clip followed by a `size`-byte box of zeros (a sparse file: no disk used), hashed twice by a
+    verifier (the fast path, then c2pa's full Reader once the hash mismatches): at 4 GiB, several seconds."""
+    with open(target, "wb") as f:
+        f.write(signed + struct.pack(">I4sQ", 1, b"abcd", size))
+        f.truncate(len(signed) + size)
+    return target

@@ -6,6 +6,7 @@ import pytest
 from provenance.errors import WatermarkError
 from provenance.watermark import Payload, detect, embed
 from tests.support.clips import ffmpeg_exe, make_clip
+from tests.support.watermarks import BAD_INPUTS, bad_clip
 
 pytestmark = pytest.mark.slow
 
@@ -50,20 +51,9 @@ def test_unmarked_clip_gives_no_payload(source: Path) -> None:
     assert found.payload is None and not found.found
 
 
-@pytest.mark.parametrize("kind", ["audio-only", "one-frame", "tiny", "corrupt"])
+@pytest.mark.parametrize("kind", BAD_INPUTS)
 def test_bad_input_is_refused_and_leaves_nothing(tmp_path: Path, kind: str) -> None:
-    bad = tmp_path / "bad.mp4"
-    if kind == "audio-only":
-        ffmpeg("-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", str(bad))
-    elif kind == "one-frame":
-        ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-frames:v", "1", "-c:v", "libx264", str(bad))
-    elif kind == "tiny":
-        make_clip(bad, size="16x16", audio=False)
-    else:
-        good = make_clip(tmp_path / "good.mp4", size="320x180", audio=False)
-        data = bytearray(good.read_bytes())
-        data[64:] = bytes(len(data) - 64)
-        bad.write_bytes(bytes(data))
+    bad = bad_clip(tmp_path / "bad.mp4", kind)
     out = tmp_path / "out.mp4"
     with pytest.raises(WatermarkError) as raised:
         embed(bad, out, Payload.random())

@@ -11,7 +11,8 @@ from provenance.check.reports.interface import ReportFormat
 from provenance.check.runner import CheckReport, FileResult
 
 # 2: each file's verdict has `own_verdict` and its ingredients a `problem`; rule `invalid-ingredient` (issue 14)
-SCHEMA_VERSION = 2
+# 3: each file's verdict has `watermark`, and `recovered` has `via`, `watermark_id`, `watermark_confidence` (issue 15)
+SCHEMA_VERSION = 3
 
 
 def file_json(result: FileResult) -> dict[str, Any]:

@@ -83,6 +83,8 @@ class Entry:
     manifest_store: bytes
     alg: str = ALG
     segments: tuple[Segment, ...] = ()  # the Video-Codes of its segments (timespan blocks)
+    # (alg, identifier) of each watermark its manifest records (c2pa.soft-binding, e.g. org.provenance.wm.v1)
+    watermarks: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def soft_binding(self) -> SoftBinding:
@@ -216,6 +218,10 @@ class Repository(ABC):
     def _by_instance(self, code: bytes) -> list[str]: ...
 
     @abstractmethod
+    def _by_watermark(self, alg: str, identifier: bytes) -> list[str]:
+        """The manifest ids registered with this watermark identifier."""
+
+    @abstractmethod
     def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:
         """(band key, entry row, Video-Code) for each of the probed keys each stored code has.
 
@@ -279,10 +285,21 @@ class Repository(ABC):
               max_distance: int = MATCH_THRESHOLD) -> list[Match]:
         """Resolve a soft-binding query: an ISCC-SEQ holding any subset of the stored ISCC-UNITs
         (IEP-0020), or a copy's whole-clip Video-Code followed by the Video-Codes of its windows."""
-        if alg != ALG:
-            raise QueryError(f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG}")
+        from provenance.watermark.interface import ALGORITHM_ID, IDENTIFIER_BYTES
+
+        if alg not in (ALG, ALGORITHM_ID):
+            raise QueryError(f"unsupported soft-binding algorithm {alg!r}; this repository supports {ALG} and "
+                             f"{ALGORITHM_ID}")
         if not 1 <= max_results <= MAX_LOOKUP_RESULTS:
             raise QueryError(f"maxResults must be between 1 and {MAX_LOOKUP_RESULTS}")
+        if alg == ALGORITHM_ID:  # a watermark identifier names its manifests exactly: no nearest-code search
+            if len(value) != IDENTIFIER_BYTES:
+                raise QueryError(f"an {ALGORITHM_ID} value is {IDENTIFIER_BYTES} bytes, not {len(value)}")
+            with self._lock:
+                found = dict.fromkeys(self._by_watermark(alg, value), 0)
+            if len(found) > max_results:
+                found = self._per_signer(found, max_results)
+            return [Match(mid, 0) for mid in sorted(found)]
         try:
             query = SoftBinding.from_value(value)
         except ValueError as e:

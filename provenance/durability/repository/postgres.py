@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS provenance_band_keys (
     sketch_low BIGINT NOT NULL,
     PRIMARY KEY (band_key, code) INCLUDE (sketch_high, sketch_low)
 );
+CREATE TABLE IF NOT EXISTS provenance_watermarks (
+    entry BIGINT NOT NULL REFERENCES provenance_manifests (id) ON DELETE CASCADE,
+    alg TEXT NOT NULL,
+    value BYTEA NOT NULL,
+    PRIMARY KEY (alg, value, entry)
+);
 CREATE TABLE IF NOT EXISTS provenance_schema (version INTEGER NOT NULL);
 """
 # The band index partitioned by band (PostgresRepository.partition_by_band): the same columns, keys and
@@ -71,7 +77,7 @@ ALTER TABLE provenance_band_keys_by_band ADD PRIMARY KEY (band_key, code) INCLUD
     ADD FOREIGN KEY (code) REFERENCES provenance_codes (id) ON DELETE CASCADE
 """
 # Bumped with every change to the tables; a repository at this version is opened without any DDL.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: provenance_watermarks
 # Written by the first release: one band index over whole-clip codes.
 _OLD_BANDS = "provenance_code_bands"
 # Written by the second: band keys without sketches.
@@ -245,6 +251,11 @@ class PostgresRepository(Repository):
                     " SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
                     ([row_id for row_id, _ in new], [e.manifest_store for _, e in new]))
         self._add_codes(cur, [(row_id, e.codes()) for row_id, e in new])
+        marks = [(row_id, alg, value) for row_id, e in new for alg, value in e.watermarks]
+        if marks:
+            cur.execute("INSERT INTO provenance_watermarks (entry, alg, value)"
+                        " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bytea[]) ON CONFLICT DO NOTHING",
+                        tuple(map(list, zip(*marks, strict=True))))
         return len(new)
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
@@ -274,6 +285,11 @@ class PostgresRepository(Repository):
 
     def _by_instance(self, code: bytes) -> list[str]:
         rows = self._query("SELECT manifest_id FROM provenance_manifests WHERE instance_code = %s", (code,))
+        return [str(r[0]) for r in rows]
+
+    def _by_watermark(self, alg: str, identifier: bytes) -> list[str]:
+        rows = self._query("SELECT m.manifest_id FROM provenance_watermarks w JOIN provenance_manifests m"
+                           " ON m.id = w.entry WHERE w.alg = %s AND w.value = %s", (alg, identifier))
         return [str(r[0]) for r in rows]
 
     def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:

@@ -11,7 +11,7 @@ from typing import Any
 from provenance.durability.repository.interface import Entry, Probes, Repository, band_keys, chunks
 from provenance.errors import RepositoryError
 
-SCHEMA_VERSION = 2  # 2: every Video-Code of an entry (whole clip and segments) in `codes`
+SCHEMA_VERSION = 3  # 2: every Video-Code of an entry (whole clip and segments) in `codes`; 3: `watermarks`
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     id INTEGER PRIMARY KEY,
@@ -45,6 +45,15 @@ CREATE TABLE IF NOT EXISTS code_keys (
     band_key INTEGER NOT NULL,
     code INTEGER NOT NULL REFERENCES codes (id) ON DELETE CASCADE,
     PRIMARY KEY (band_key, code)
+) WITHOUT ROWID;
+"""
+# The watermark identifiers an entry's manifest records, found exactly.
+_WATERMARKS = """
+CREATE TABLE IF NOT EXISTS watermarks (
+    entry INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+    alg TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (alg, value, entry)
 ) WITHOUT ROWID;
 """
 # After adding this many rows at once, refresh the query planner's statistics.
@@ -100,7 +109,7 @@ class SqliteRepository(Repository):
                 if version == SCHEMA_VERSION:
                     self._db.execute("COMMIT")
                     return
-                for statement in (_SCHEMA + _CODES).split(";"):
+                for statement in (_SCHEMA + _CODES + _WATERMARKS).split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 if version == 1:
@@ -147,6 +156,8 @@ class SqliteRepository(Repository):
                     self._db.execute("INSERT INTO manifest_stores (id, store) VALUES (?, ?)",
                                      (row_id, entry.manifest_store))
                     self._add_codes(row_id, entry.codes())
+                    self._db.executemany("INSERT OR IGNORE INTO watermarks (entry, alg, value) VALUES (?, ?, ?)",
+                                         [(row_id, alg, value) for alg, value in entry.watermarks])
                     added += 1
                 self._db.execute("COMMIT")
                 if added >= _BULK:
@@ -187,6 +198,11 @@ class SqliteRepository(Repository):
 
     def _by_instance(self, code: bytes) -> list[str]:
         rows = self._query("SELECT manifest_id FROM manifests WHERE instance_code = ?", (code,))
+        return [str(r[0]) for r in rows]
+
+    def _by_watermark(self, alg: str, identifier: bytes) -> list[str]:
+        rows = self._query("SELECT m.manifest_id FROM watermarks w JOIN manifests m ON m.id = w.entry"
+                           " WHERE w.alg = ? AND w.value = ?", (alg, identifier))
         return [str(r[0]) for r in rows]
 
     def _candidates(self, probes: Probes) -> list[tuple[int, int, bytes]]:

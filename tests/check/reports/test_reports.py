@@ -137,7 +137,7 @@ def test_a_broken_ingredient_fails_with_its_own_codes_in_every_format(
     assert [(v.rule, v.message) for v in result.violations] == [("invalid-ingredient", message)]
 
     data = json.loads(get_format("json").format(report))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     (entry,) = data["files"]
     assert (entry["status"], entry["verdict"], entry["own_verdict"], entry["failure_codes"]) == (
         "fail", "invalid", "trusted", [])
