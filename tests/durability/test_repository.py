@@ -6,6 +6,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -409,3 +410,32 @@ def test_a_band_partitioned_postgres_repository_answers_as_before(request: pytes
     assert reopened is not None
     with reopened:
         assert reopened.count() == len(entries) + 1
+
+
+def _open_when_all_are_ready(path: Path, ready: Any, results: Any) -> None:
+    ready.wait()
+    try:
+        SqliteRepository(path).close()
+        results.put("ok")
+    except RepositoryError as e:
+        results.put(e.message)
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_sqlite_repository_at_once_all_succeed(tmp_path: Path) -> None:
+    """sign-batch workers open the repository together; the first open switches it to WAL, which SQLite's
+    busy timeout does not cover (before the fix 8 of 30 such rounds failed with "database is locked")."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    outcomes = []
+    for round_ in range(10):
+        path = tmp_path / f"round{round_}.sqlite3"
+        ready, results = ctx.Barrier(4), ctx.Queue()
+        workers = [ctx.Process(target=_open_when_all_are_ready, args=(path, ready, results)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        outcomes += [results.get(timeout=60) for _ in workers]
+        for w in workers:
+            w.join()
+    assert outcomes == ["ok"] * 40

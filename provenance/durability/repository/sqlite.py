@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS watermarks (
 """
 # After adding this many rows at once, refresh the query planner's statistics.
 _BULK = 1000
+# How long opening a repository waits for other processes opening it at the same moment.
+_OPEN_WAIT_SECONDS = 30
 # Stay well under SQLite's bound-parameter limit in one statement.
 _MAX_PARAMS = 30000
 
@@ -85,13 +88,26 @@ class SqliteRepository(Repository):
             if version > SCHEMA_VERSION:
                 raise self._newer(version)
             if version < SCHEMA_VERSION:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._use_wal()
                 self._upgrade()
         except (sqlite3.DatabaseError, RepositoryError) as e:
             self._db.close()
             if isinstance(e, RepositoryError):
                 raise
             raise RepositoryError(f"{unusable}: {e}", remedy=remedy) from e
+
+    def _use_wal(self) -> None:
+        """Switch the file to write-ahead logging. SQLite's busy timeout does not cover this switch, so
+        processes opening a new repository at once (sign-batch workers) wait for each other here."""
+        deadline = time.monotonic() + _OPEN_WAIT_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _newer(self, version: int) -> RepositoryError:
         return RepositoryError(f"{self.path} was written by a newer provenance (schema {version})",
