@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import pytest
@@ -11,24 +10,16 @@ import pytest
 from provenance.check import Policy, check
 from provenance.verdict import Outcome
 from tests.support.cli import run_cli
+from tests.support.edits import make_slow_to_verify
 
 SLOW_LIMIT = 2.0  # seconds; the slow file takes several times that, a normal clip a small part of it
-
-
-def _write_slow_file(target: Path, signed: bytes) -> None:
-    """A signed clip followed by a 4 GiB box of zeros (a sparse file: no disk used), hashed twice: by
-    the fast path, then, since the hash mismatches, by c2pa's full Reader."""
-    size = 4 << 30
-    with open(target, "wb") as f:
-        f.write(signed + struct.pack(">I4sQ", 1, b"abcd", size))
-        f.truncate(len(signed) + size)
 
 
 @pytest.mark.slow
 def test_a_file_over_the_time_limit_is_an_error_and_the_run_goes_on(tmp_path: Path, signed_clip: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
-    _write_slow_file(tree / "a-slow.mp4", signed_clip.read_bytes())
+    make_slow_to_verify(tree / "a-slow.mp4", signed_clip.read_bytes())
     for name in ("b.mp4", "c.mp4", "d.mp4"):
         (tree / name).write_bytes(signed_clip.read_bytes())
     report = check([tree], root=tree, policy=Policy(), jobs=1, timeout=SLOW_LIMIT)
@@ -42,7 +33,7 @@ def test_a_file_over_the_time_limit_is_an_error_and_the_run_goes_on(tmp_path: Pa
 def test_cli_flag_and_variable(tmp_path: Path, signed_clip: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
-    _write_slow_file(tree / "slow.mp4", signed_clip.read_bytes())
+    make_slow_to_verify(tree / "slow.mp4", signed_clip.read_bytes())
     (tree / "ok.mp4").write_bytes(signed_clip.read_bytes())
     limit = str(SLOW_LIMIT)
     for args, env in ((["--file-timeout", limit], None), ([], {"PROVENANCE_FILE_TIMEOUT": limit})):
@@ -63,7 +54,7 @@ def test_a_crashed_worker_costs_one_file(tmp_path: Path, signed_clip: Path) -> N
     from provenance.check.runner import VerificationPool
 
     slow = tmp_path / "slow.mp4"
-    _write_slow_file(slow, signed_clip.read_bytes())
+    make_slow_to_verify(slow, signed_clip.read_bytes())
     ok = tmp_path / "ok.mp4"
     ok.write_bytes(signed_clip.read_bytes())
     with VerificationPool(None, 1, timeout=60) as pool:
@@ -92,7 +83,7 @@ def test_workers_die_with_a_killed_check(tmp_path: Path, signed_clip: Path) -> N
 
     tree = tmp_path / "tree"
     tree.mkdir()
-    _write_slow_file(tree / "slow.mp4", signed_clip.read_bytes())
+    make_slow_to_verify(tree / "slow.mp4", signed_clip.read_bytes())
     proc = subprocess.Popen([sys.executable, "-m", "provenance_cli.main", "check", str(tree), "--root", str(tree),
                              "--jobs", "2", "--no-recovery", "--file-timeout", "60"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
