@@ -116,6 +116,7 @@ class ClipResult:
     excerpt_false_positives: int = 0
     baselines: dict[str, Baseline] = field(default_factory=dict)
     work_seconds: float = 0.0
+    real: bool = False  # cut from real footage (else synthetic)
 
 
 def ffmpeg(*args: str) -> None:
@@ -182,7 +183,7 @@ def process_clip(index: int, name: str, graph: str | None, footage: tuple[str, f
                  baseline_seconds: float) -> ClipResult:
     """One clip in a worker process: make, mark, encode unmarked, transform both, detect every copy."""
     started = time.perf_counter()
-    result = ClipResult(name, size, seconds)
+    result = ClipResult(name, size, seconds, real=footage is not None)
     rng = random.Random(index)
     source, marked, plain = work / f"{name}.mp4", work / f"{name}.marked.mp4", work / f"{name}.plain.mp4"
     make_source(name, graph, footage, seconds, size, rate, audio=index % 3 == 0, out=source)
@@ -392,7 +393,8 @@ def report(results: list[ClipResult], args: argparse.Namespace) -> None:
     methods = [m for m in BASELINES if any(m in r.baselines and not r.baselines[m].error for r in results)]
     print(f"\nours: {len(results)} clips; invisible-watermark: {args.baseline_seconds:g} s of each of the first "
           f"clips ({', '.join(f'{m} {sum(m in r.baselines for r in results)}' for m in methods) or 'not installed'})")
-    header = f"{'transform':<28} {'n':>3} {'exact':>7} {'target':>6} {'':>5} {'bits':>7} {'FP':>3}"
+    header = (f"{'transform':<28} {'n':>3} {'exact':>7} {'target':>6} {'':>5} {'bits':>7} {'FP':>3} "
+              f"{'synthetic':>9} {'real':>7}")
     header += "".join(f"   {m + ' exact/bits':>22}" for m in methods)
     print(header)
     for name in TRANSFORMS:
@@ -401,7 +403,9 @@ def report(results: list[ClipResult], args: argparse.Namespace) -> None:
         rate = sum(c.recovered for c in copies) / len(copies) if copies else 0
         verdict = "ok" if copies and rate >= TARGETS[name] else "BELOW"
         row = (f"{name:<28} {len(copies):>3} {exact:>7} {TARGETS[name]:>6.0%} {verdict:>5} {bits:>7} "
-               f"{sum(c.false_positive for c in copies):>3}")
+               f"{sum(c.false_positive for c in copies):>3} "
+               f"{_rate([r.copies[name] for r in results if name in r.copies and not r.real])[0]:>9} "
+               f"{_rate([r.copies[name] for r in results if name in r.copies and r.real])[0]:>7}")
         for m in methods:
             b_exact, b_bits = _rate([r.baselines[m].copies[name] for r in results
                                      if m in r.baselines and name in r.baselines[m].copies])

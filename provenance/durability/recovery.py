@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provenance._internal.children import Cancel
+from provenance._internal.threads import Worker
 from provenance.codes import HARD_BINDING_MISMATCH, without_failures
 from provenance.durability import softbinding
 from provenance.durability.alignment import align
@@ -146,23 +148,30 @@ class Recoverer:
 
         if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
             return watermark_lookup.unregistered(verdict)  # nothing registered: skip the fingerprint
-        queries: list[softbinding.Query | None] = []
+        path = verdict.path
+        cancel = Cancel()
 
-        def fingerprint() -> softbinding.Query | None:
-            if not queries:  # once, by whichever path needs it first
-                try:
-                    queries.append(softbinding.lookup_query(verdict.path))
-                except SoftBindingError:
-                    queries.append(None)  # no video to fingerprint (e.g. audio only): nothing to look up
-            return queries[0]
+        def compute() -> softbinding.Query | None:
+            try:
+                return softbinding.lookup_query(path, cancel=cancel)
+            except SoftBindingError:
+                return None  # no video to fingerprint (e.g. audio only): nothing to look up
 
-        # The mark names its manifest exactly: looked for first, the fingerprint search only without it.
-        mark = watermark_lookup.search(verdict.path)
-        if mark is not None:
-            verdict = watermark_lookup.recover(verdict, mark, self.lookup, self.verifier, fingerprint, read_store)
-            if verdict.recovered is not None:
-                return verdict
-        query = fingerprint()
+        # Every path below needs the fingerprint (a recovered mark is confirmed by it), so its decode
+        # runs beside the watermark search's instead of after it.
+        fingerprinting = Worker("recovery-fingerprint", compute)
+        fingerprinting.start()
+        try:
+            # The mark names its manifest exactly: looked for first, the fingerprint search only without it.
+            mark = watermark_lookup.search(path)
+            if mark is not None:
+                verdict = watermark_lookup.recover(verdict, mark, self.lookup, self.verifier, fingerprinting.result,
+                                                   read_store)
+                if verdict.recovered is not None:
+                    return verdict
+            query = fingerprinting.result()
+        finally:
+            cancel.cancel()  # only ever stops a decode nobody waits for any more
         if query is None:
             return verdict
         found = self.best_match(query)

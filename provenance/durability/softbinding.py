@@ -438,10 +438,11 @@ def _window_body(frames: list[bytes], start: int) -> bytes:
 
 
 def lookup_query(path: str | os.PathLike[str], *, with_instance: bool = True,
-                 threads: int | None = None) -> Query:
+                 threads: int | None = None, cancel: Cancel | None = None) -> Query:
     """A copy's lookup: the soft binding it sends (whole clip's Video-Code and Instance-Code, the
-    Video-Codes of its windows at `query_positions`, repeated codes once) and its frames; one decode."""
-    frames, dense = _signature_streams(path, (FRAMES_PER_SECOND, QUERY_RATE), threads=threads)
+    Video-Codes of its windows at `query_positions`, repeated codes once) and its frames; one decode.
+    `cancel` stops the decode from another thread."""
+    frames, dense = _signature_streams(path, (FRAMES_PER_SECOND, QUERY_RATE), threads=threads, cancel=cancel)
     units = [video_unit(frames)]
     if with_instance:
         units.append(instance_code(path))

@@ -33,8 +33,8 @@ DECODE_ATTEMPTS = 2  # decodes tried per clip (the best hypotheses); enters the 
 # No decode is tried below this pilot score (the peak's distance from the mean, in standard
 # deviations of the correlation over all offsets): unmarked clips rarely get there.
 MIN_SCORE = 4.0
-_WHITEN = 7  # box size (pixels at detection scale) of the local mean taken away
-_SPREAD = 11  # box size of the local variance (the noise there)
+_WHITEN = 9  # box size (pixels at detection scale) of the local mean taken away
+_SPREAD = 21  # box size of the local variance (the noise there)
 
 Float = npt.NDArray[np.float32]
 

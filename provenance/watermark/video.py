@@ -42,7 +42,7 @@ DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18  # visually lossless for x264: the mark, not the re-encode, should be the only change
 DEFAULT_PRESET = "medium"
 DETECT_SIDE = 288
-DETECT_RATE = 15.0  # frames a second read by detect at most (every 2nd at 25 or 30 fps)
+DETECT_RATE = 8.0  # frames a second read at most (every 4th at 25 or 30 fps): neighbours add little
 MIN_SIDE = 128  # the tile needs room to repeat: a smaller frame cannot carry a mark
 DETECT_MIN_SIDE = 64  # a marked clip halved (or cropped) may be searched down to this size
 MIN_FRAMES = 2
@@ -149,7 +149,8 @@ def _decoder(source: Path, pix_fmt: str, filters: str | None = None) -> list[str
     cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", f"file:{source}",
            "-map", "0:v:0", "-an", "-sn", "-dn"]
     if filters:
-        cmd += ["-vf", filters]
+        # A frame dropped by `select` must stay dropped: the default constant-rate output would duplicate it.
+        cmd += ["-vf", filters, "-fps_mode", "passthrough"]
     return cmd + ["-f", "yuv4mpegpipe", "-pix_fmt", pix_fmt, "-strict", "-1", "pipe:1"]
 
 
