@@ -110,8 +110,9 @@ class RecoverySource:
     store: str | None = None
     resolver: str | None = None
 
-    def open(self, verifier: Verifier) -> Recoverer | None:
-        """A Recoverer over this source, judging matches with `verifier`; None when no repository exists yet."""
+    def open(self, verifier: Verifier) -> Recoverer:
+        """A Recoverer over this source, judging matches with `verifier` (with no repository yet, it only
+        searches for watermarks)."""
         from provenance.durability.recovery import open_recoverer
 
         return open_recoverer(verifier, store=self.store, resolver=self.resolver)

@@ -126,9 +126,13 @@ def entry_for(store: bytes, verifier: Verifier, *, require_trusted: bool = False
 
 
 class Recoverer:
-    """Looks up files whose credentials are gone; reusable across files."""
+    """Looks up files whose credentials are gone; reusable across files.
 
-    def __init__(self, lookup: Lookup, verifier: Verifier, *,
+    With no `lookup` (no repository exists yet: nothing was ever registered) a file is still searched
+    for a watermark, reported as unregistered when found.
+    """
+
+    def __init__(self, lookup: Lookup | None, verifier: Verifier, *,
                  threshold: int = softbinding.MATCH_THRESHOLD, candidates: int = MAX_CANDIDATES) -> None:
         self.lookup = lookup
         self.verifier = verifier
@@ -146,7 +150,7 @@ class Recoverer:
             return verdict
         from provenance.durability import watermark_lookup
 
-        if isinstance(self.lookup, Repository) and self.lookup.count() == 0:
+        if self.lookup is None or (isinstance(self.lookup, Repository) and self.lookup.count() == 0):
             return watermark_lookup.unregistered(verdict)  # nothing registered: skip the fingerprint
         path = verdict.path
         cancel = Cancel()
@@ -174,21 +178,21 @@ class Recoverer:
             cancel.cancel()  # only ever stops a decode nobody waits for any more
         if query is None:
             return verdict
-        found = self.best_match(query)
+        found = self.best_match(query, self.lookup)
         return verdict if found is None else replace(verdict, recovered=found)
 
-    def best_match(self, query: softbinding.Query) -> Recovered | None:
+    def best_match(self, query: softbinding.Query, lookup: Lookup) -> Recovered | None:
         """The best registered manifest that really matches, with every other match as a claimant.
 
         Best means the best verdict of its own (trusted, valid, invalid), then a copy before a
         look-alike, then the nearest: a flood of nearer registrations by an untrusted signer never
         outranks a trusted one.
         """
-        limit = min(self.candidates, self.lookup.result_limit)
-        matches = self.lookup.match(softbinding.ALG, query.binding.query_value, limit)
+        limit = min(self.candidates, lookup.result_limit)
+        matches = lookup.match(softbinding.ALG, query.binding.query_value, limit)
         found: list[Recovered] = []
         for match in matches[:limit]:  # a remote resolver may send more than asked
-            store = self.lookup.manifest_store(match.manifest_id)
+            store = lookup.manifest_store(match.manifest_id)
             if store is None:
                 continue
             try:
@@ -211,7 +215,7 @@ class Recoverer:
                 generator=v.generator,
                 ai_generated=v.ai_generated,
                 digital_source_type=v.digital_source_type,
-                source=self.lookup.location,
+                source=lookup.location,
                 match=COPY if copy else SIMILAR,
                 aligned=copy.where if copy else None,
             ))
@@ -251,21 +255,17 @@ def recover_all(verdicts: list[Verdict], verifier: Verifier, *, store: str | Non
     if not any(needs_recovery(v) for v in verdicts):
         return verdicts
     recoverer = open_recoverer(verifier, store=store, resolver=resolver)
-    if recoverer is None:  # no repository yet: nothing was ever registered here, but a mark is still reported
-        from provenance.durability.watermark_lookup import unregistered
-
-        return [unregistered(v) if needs_recovery(v) else v for v in verdicts]
     try:
         return [recoverer.recover(v) for v in verdicts]
     finally:
         recoverer.close()
 
 
-def open_recoverer(verifier: Verifier, *, store: str | None = None, resolver: str | None = None) -> Recoverer | None:
-    """A Recoverer on a resolver URL or a repository (default: local); None when no repository exists yet."""
+def open_recoverer(verifier: Verifier, *, store: str | None = None, resolver: str | None = None) -> Recoverer:
+    """A Recoverer on a resolver URL or a repository (default: local); with no repository yet, one that only
+    searches for watermarks (creating a repository just to find it empty would leave a file behind)."""
     if resolver:
         from provenance.durability.resolver import Resolver
 
         return Recoverer(Resolver(resolver), verifier)
-    repository = open_repository(store, create=False)
-    return None if repository is None else Recoverer(repository, verifier)
+    return Recoverer(open_repository(store, create=False), verifier)

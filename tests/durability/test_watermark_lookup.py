@@ -154,8 +154,18 @@ def test_an_unknown_id_is_still_reported(marked: MarkedClip, tmp_path: Path) -> 
         assert verdict["watermark"]["status"] == UNREGISTERED
         assert verdict["watermark"]["identifier"] == unknown.hex and verdict["recovered"] is None
     assert not (tmp_path / "never-created.sqlite3").exists()
-    text = run_cli("verify", clip, "--store", marked.store).stdout
-    assert f"carries a provenance watermark, id {unknown.hex}; its manifest is not in the repository" in text
+    statement = f"carries a provenance watermark, id {unknown.hex}; its manifest is not in the repository"
+    assert statement in run_cli("verify", clip, "--store", marked.store).stdout
+    # check reports it too, in its JSON and on the file's line, with no repository at all.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    clip.rename(tree / clip.name)
+    none = tmp_path / "still-never-created.sqlite3"
+    report = json.loads(run_cli("check", tree, "--format", "json", "--store", none).stdout)
+    (result,) = report["files"]
+    assert (result["watermark"]["status"], result["watermark"]["identifier"]) == (UNREGISTERED, unknown.hex)
+    assert statement in run_cli("check", tree, "--store", none).stdout
+    assert not none.exists()
 
 
 POLICY = """\
