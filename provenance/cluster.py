@@ -22,6 +22,13 @@ from provenance.errors import UsageError
 Client = Any
 Future = Any
 
+# The per-task work is CPU-bound and short: a worker's stack sampler (every 10 ms) and GIL monitor (every 1 ms)
+# take cores from it and nobody reads them here. Set for a LocalCluster (its nannies hand their config to
+# the workers); a cluster started on its own takes them from DASK_DISTRIBUTED__… variables (docs/scale.md).
+LEAN_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.gil.enabled": False}
+# The same settings as the environment of a `dask worker` started on its own.
+LEAN_WORKER_ENVIRONMENT = {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+                           for key, value in LEAN_WORKERS.items()}
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler, and to wait for its first worker
 _LOCAL = re.compile(r"local:(\d+)")
 
@@ -55,7 +62,7 @@ def connect(address: str) -> Iterator[Client]:
         raise ClusterError(f"--cluster needs Dask distributed: {e}",
                            remedy="pip install 'provenance[cluster]'.") from e
     with contextlib.ExitStack() as stack:
-        stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
+        stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0, **LEAN_WORKERS}))
         stack.enter_context(_quiet_dask())
         if workers is not None:
             cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]

@@ -74,10 +74,15 @@ class KeySource:
                                         pkcs11_module=self.pkcs11_module, passphrase=_from_env(self.passphrase_env),
                                         pin=_from_env(self.pin_env))
 
+    @property
+    def on_token(self) -> bool:
+        """Whether the key is on a PKCS#11 token (a pkcs11: URI)."""
+        return bool(self.key) and str(self.key).lower().startswith("pkcs11:")
+
     def files(self) -> dict[str, str]:
         """The key and certificate files, by role: no output may overwrite them."""
         files = {"certificate": self.cert} if self.cert else {}
-        if self.key and not self.key.lower().startswith("pkcs11:"):
+        if self.key and not self.on_token:
             files["key"] = self.key
         return files
 
@@ -376,7 +381,9 @@ def sign_batch(jobs: Sequence[SignJob], settings: BatchSettings, *, jobs_at_once
             where = cluster
         else:
             count = max(1, min(jobs_at_once or default_jobs(), len(jobs)))
-            workers = stack.enter_context(ProcessWorkers(count, settings))
+            # This process has opened the token (the check above): a forked child would inherit the module's
+            # state and open files, which PKCS#11 forbids using; started afresh, each worker opens its own.
+            workers = stack.enter_context(ProcessWorkers(count, settings, fresh=settings.key.on_token))
             where = f"{count} local process{'es' if count != 1 else ''}"
         for index, result in run_tasks(workers, list(jobs), sign_jobs, on_failure=crashed):
             results[index] = result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -152,9 +153,10 @@ def _call(task: Task, batch: list[Any]) -> list[Any]:
 class ProcessWorkers:
     """`Workers` as `jobs` local processes; a process that dies is replaced (with the whole pool, which breaks)."""
 
-    def __init__(self, jobs: int, shared: Any) -> None:
+    def __init__(self, jobs: int, shared: Any, *, fresh: bool = False) -> None:
         self.jobs = max(1, jobs)
         self.shared = shared
+        self.fresh = fresh  # start processes afresh (spawn), never forked from this one
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pool_of: dict[Any, concurrent.futures.ProcessPoolExecutor] = {}  # task → the pool it runs in
 
@@ -170,8 +172,9 @@ class ProcessWorkers:
         if self._pool is None:
             from provenance.check.runner import _pool_context  # fork or spawn, chosen as check's workers are
 
+            context = multiprocessing.get_context("spawn") if self.fresh else _pool_context()
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.jobs, mp_context=_pool_context(), initializer=_start_worker,
+                self.jobs, mp_context=context, initializer=_start_worker,
                 initargs=(os.getpid(), self.shared))
         return self._pool
 

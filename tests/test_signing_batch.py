@@ -5,24 +5,30 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from provenance import signing
 from provenance.keys import signers
 from provenance.keys.pki import DevPki
 from provenance.manifest import Disclosure
+from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 from tests.support.cli import run_cli
 from tests.support.server import free_port
+from tests.support.softhsm import PIN, PIN_ENV, Token, softhsm_token
 
 
 def _key_args(pki: DevPki) -> list[object]:
@@ -216,3 +222,44 @@ def test_a_killed_worker_costs_no_job(tmp_path: Path, clip: Path, pki: DevPki) -
     verdicts = _verdicts(tmp_path / "out")
     assert len(verdicts) == 8 and {v[0] for v in verdicts.values()} == {Outcome.VALID}
     assert sorted(_registered(store)) == sorted(v[2] for v in verdicts.values())
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
+    with softhsm_token(tmp_path_factory.mktemp("softhsm"), algorithms=("es256",)) as made:
+        yield made
+
+
+@pytest.mark.slow
+def test_a_folder_is_signed_with_a_pkcs11_token_key_that_never_travels(tmp_path: Path, clip: Path,
+                                                                       token: Token) -> None:
+    from provenance.signing_batch import BatchSettings, KeySource, jobs_from_folder
+
+    jobs = _clips(tmp_path / "in", clip, 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    uri, chain = token.uri("es256"), token.chains["es256"]
+    # The PIN reaches the workers only through the environment they inherit (token.env).
+    result = run_cli("sign-batch", jobs, "-o", out, "--jobs", "2", "--cert", chain, "--key", uri,
+                     "--pkcs11-module", token.module, "--generator", "Sora", "--no-soft-binding", "--no-progress",
+                     env=token.env)
+    assert result.code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["jobs"], summary["signed"], summary["failed"]) == (3, 3, 0), summary
+    assert summary["workers"] == "2 local processes"
+    assert PIN not in result.stdout + result.stderr
+
+    leaf = x509.load_pem_x509_certificates(chain.read_bytes())[0]
+    verifier = Verifier(load_anchors(token.ca_root))
+    for name in ("clip-00.mp4", "clip-01.mp4", "clip-02.mp4"):
+        verdict = verifier.verify(out / name)
+        assert verdict.verdict is Outcome.TRUSTED, verdict
+        assert verdict.signer is not None
+        assert verdict.signer.sha256 == leaf.fingerprint(hashes.SHA256()).hex()  # the token's certificate
+
+    # What is sent to the workers: the settings once, the jobs in tasks. The URI travels, never the PIN or a key.
+    settings = BatchSettings(KeySource(uri, cert=str(chain), pkcs11_module=token.module, pin_env=PIN_ENV),
+                             soft_binding=False)
+    sent = pickle.dumps(settings) + pickle.dumps(jobs_from_folder(jobs, out, Disclosure()))
+    assert uri.encode() in sent and PIN_ENV.encode() in sent  # the PIN's name, for the worker to look up
+    assert PIN.encode() not in sent and b"PRIVATE KEY" not in sent

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provenance.cluster import LEAN_WORKER_ENVIRONMENT
 from tests.support.server import free_port
 
 DASK = Path(sys.executable).with_name("dask")
@@ -60,7 +61,7 @@ def dask_cluster(workers: int, directory: Path) -> Iterator[DaskProcesses]:
                     [str(DASK), "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
                      "--no-dashboard", "--name", f"worker-{n}", "--local-directory", str(directory),
                      "--death-timeout", "5"],
-                    stdout=out, stderr=out))
+                    stdout=out, stderr=out, env={**os.environ, **LEAN_WORKER_ENVIRONMENT}))
             _wait_for_workers(address, workers, log)
             yield cluster
         finally:
