@@ -29,6 +29,7 @@ from provenance.manifest import Disclosure
 
 if TYPE_CHECKING:
     from provenance.keys.signers import SigningCredentials
+    from provenance.signing import WatermarkSettings
     from provenance.trust.policy import TrustPolicy
     from provenance.verdict import Verdict
 
@@ -120,6 +121,7 @@ class BatchSettings:
     sidecar: bool = False
     force: bool = False  # sign again even the jobs that are done
     parent_trust: TrustPolicy | None = None
+    watermark: WatermarkSettings | None = None  # mark each clip (its own random identifier) before signing it
     run: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -289,7 +291,7 @@ def _sign_job(settings: BatchSettings, credentials: SigningCredentials, job: Sig
         result, registration = signing.sign_and_register(
             job.input, job.output, credentials, job.disclosure, store=settings.store,
             soft_binding=settings.soft_binding, parent=job.parent, sidecar=settings.sidecar, force=True,
-            protected=settings.key.files(), parent_trust=settings.parent_trust)
+            protected=settings.key.files(), parent_trust=settings.parent_trust, watermark=settings.watermark)
     except ProvenanceError as e:
         return _failed(job, e, time.perf_counter() - start)
     manifest_id = registration.manifest_id if registration is not None else _manifest_label(result.manifest_store)

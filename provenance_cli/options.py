@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from provenance.signing import WatermarkSettings
     from provenance.trust.anchors import TrustAnchors
     from provenance.trust.lists import TrustLists
     from provenance.trust.policy import TrustPolicy
+    from provenance.watermark.interface import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -211,6 +213,13 @@ recovery_options = stack(
 # --- the watermark ---
 
 # --codec and --crf, for `watermark embed` and `sign --watermark`: the re-encode of the marked video.
+watermark_option = option(
+    "--watermark", is_flag=True, env="PROVENANCE_WATERMARK",
+    help="For generator operators: first re-encode the video with an invisible watermark in its frames (audio "
+         "copied), then sign the marked clip; the manifest lists the c2pa.watermarked action and a second "
+         "c2pa.soft-binding (org.provenance.wm.v1) with the mark's random 64-bit identifier, and the repository "
+         "finds the manifest by it. Needs the soft binding.")
+
 watermark_encoding_options = stack(
     option("--codec", env="PROVENANCE_WATERMARK_CODEC", metavar="ENCODER", callback=_none_when_empty,
            help="ffmpeg video encoder of the marked clip, e.g. libx264, libx265, libvpx-vp9; the audio is copied. "
@@ -218,6 +227,19 @@ watermark_encoding_options = stack(
     option("--crf", type=click.IntRange(0, 63), env="PROVENANCE_WATERMARK_CRF",
            help="Constant rate factor of the marked clip's encode (lower: better and larger). Default: 18."),
 )
+
+
+def watermark_settings(watermark: bool, codec: str | None, crf: int | None,
+                       progress: Progress | None = None) -> WatermarkSettings | None:
+    """The --watermark, --codec and --crf options as the library's settings; None without --watermark."""
+    from provenance.errors import UsageError
+    from provenance.signing import WatermarkSettings
+
+    if not watermark:
+        if codec is not None or crf is not None:
+            raise UsageError("--codec and --crf apply to --watermark only", remedy="Add --watermark, or drop them.")
+        return None
+    return WatermarkSettings(codec=codec, crf=crf, progress=progress)
 
 
 class WatermarkProgress:

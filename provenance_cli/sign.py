@@ -22,6 +22,8 @@ from .options import (
     store_option,
     tsa_url_option,
     watermark_encoding_options,
+    watermark_option,
+    watermark_settings,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +45,7 @@ __all__ = ["KEY_PASSPHRASE_ENV", "PKCS11_PIN_ENV", "secret_provider", "sign", "s
 @force_option("Overwrite an existing OUTPUT.")
 @soft_binding_option
 @store_option
-@option("--watermark", is_flag=True, env="PROVENANCE_WATERMARK",
-        help="For generator operators: first re-encode the video with an invisible watermark in its frames (audio "
-             "copied), then sign the marked clip; the manifest lists the c2pa.watermarked action and a second "
-             "c2pa.soft-binding (org.provenance.wm.v1) with the mark's random 64-bit identifier, and the repository "
-             "finds the manifest by it. Needs the soft binding.")
+@watermark_option
 @watermark_encoding_options
 def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg: str | None,
          pkcs11_module: str | None, signer_command: str | None, generator: str | None,
@@ -61,7 +59,6 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
     (or any input with --sidecar) get OUTPUT.c2pa beside an unchanged copy.
     """
     from provenance import signing
-    from provenance.errors import UsageError
     from provenance.manifest import Disclosure
 
     def signed(result: SignResult) -> None:
@@ -75,11 +72,10 @@ def sign(input_path: Path, output: Path, cert: Path | None, key: str | None, alg
                     if parent is not None else None)
     credentials = signing_credentials(cert=cert, key=key, signer_command=signer_command, pkcs11_module=pkcs11_module,
                                       alg=alg, tsa_url=tsa_url)
-    if not watermark and (codec is not None or crf is not None):
-        raise UsageError("--codec and --crf apply to --watermark only", remedy="Add --watermark, or drop them.")
+    watermark_settings(watermark, codec, crf)  # a usage error before anything is decoded
     try:
         with WatermarkProgress("Marking") as progress:
-            marking = signing.WatermarkSettings(codec=codec, crf=crf, progress=progress) if watermark else None
+            marking = watermark_settings(watermark, codec, crf, progress)
             result, registration = signing.sign_and_register(
                 input_path, output, credentials, disclosure, store=store, soft_binding=soft_binding, parent=parent,
                 sidecar=sidecar, force=force, protected=_key_files(cert, key), on_signed=signed,

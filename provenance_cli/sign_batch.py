@@ -30,6 +30,9 @@ from .options import (
     soft_binding_option,
     store_option,
     tsa_url_option,
+    watermark_encoding_options,
+    watermark_option,
+    watermark_settings,
 )
 from .sign import secret_provider
 
@@ -61,6 +64,8 @@ def _exported(env_name: str, label: str) -> Callable[[str], bytes | None]:
 @force_option("Sign again the clips already signed by an earlier run.")
 @soft_binding_option
 @store_option
+@watermark_option
+@watermark_encoding_options
 @jobs_option
 @cluster_option
 @progress_option
@@ -68,8 +73,9 @@ def sign_batch(jobs_path: Path, outdir: Path | None, cert: Path | None, key: str
                pkcs11_module: str | None, signer_command: str | None, generator: str | None,
                generator_version: str | None, title: str | None, ai_training: str | None, parent: Path | None,
                edit_source: str, trust_anchors: Path | None, tsa_trust_anchors: Path | None, no_default_trust: bool,
-               tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool, store: str | None, jobs: int,
-               cluster: str | None, progress: bool | None) -> None:
+               tsa_url: str | None, sidecar: bool, force: bool, soft_binding: bool, store: str | None,
+               watermark: bool, codec: str | None, crf: int | None, jobs: int, cluster: str | None,
+               progress: bool | None) -> None:
     """Sign every clip of JOBS as AI-generated, in parallel, and print a JSON summary.
 
     \b
@@ -118,6 +124,7 @@ def sign_batch(jobs_path: Path, outdir: Path | None, cert: Path | None, key: str
     uses_parent = parent is not None or any(job.parent is not None for job in batch)
     settings = BatchSettings(
         key_source, store=store, soft_binding=soft_binding, sidecar=sidecar, force=force,
+        watermark=watermark_settings(watermark, codec, crf),
         parent_trust=load_trust_policy(trust_anchors, tsa_trust_anchors, no_default_trust) if uses_parent else None)
     with ProgressBar(sys.stderr.isatty() if progress is None else progress) as bar:
         bar.start(len(batch), "Signing")

@@ -27,6 +27,7 @@ from provenance.trust.anchors import load_anchors
 from provenance.verdict import Outcome
 from provenance.verify import Verifier
 from tests.support.cli import run_cli
+from tests.support.clips import make_clip
 from tests.support.server import free_port
 from tests.support.softhsm import PIN, PIN_ENV, Token, softhsm_token
 
@@ -263,3 +264,49 @@ def test_a_folder_is_signed_with_a_pkcs11_token_key_that_never_travels(tmp_path:
     sent = pickle.dumps(settings) + pickle.dumps(jobs_from_folder(jobs, out, Disclosure()))
     assert uri.encode() in sent and PIN_ENV.encode() in sent  # the PIN's name, for the worker to look up
     assert PIN.encode() not in sent and b"PRIVATE KEY" not in sent
+
+
+@pytest.mark.slow
+def test_a_folder_is_watermarked_each_clip_with_its_own_id_registered_and_a_rerun_skips_it(
+        tmp_path: Path, pki: DevPki) -> None:
+    from provenance.durability.repository import open_repository
+    from provenance.watermark import ALGORITHM_ID, detect
+
+    jobs = tmp_path / "in"
+    jobs.mkdir()
+    for n, source in enumerate(("testsrc2", "testsrc")):
+        make_clip(jobs / f"clip-{n}.mp4", seconds=2, source=source, size="320x180", rate=25)
+    out, store = tmp_path / "out", tmp_path / "manifests.sqlite3"
+    out.mkdir()
+    args = ["sign-batch", jobs, "-o", out, *_key_args(pki), "--generator", "Sora", "--store", store, "--jobs", "2",
+            "--watermark", "--crf", "20"]
+    first = run_cli(*args)
+    assert first.code == 0, first.stderr
+    assert (json.loads(first.stdout)["signed"], json.loads(first.stdout)["failed"]) == (2, 0)
+    verdicts = _verdicts(out)
+    repository = open_repository(str(store))
+    assert repository is not None
+    try:
+        marks = set()
+        for name in ("clip-0.mp4", "clip-1.mp4"):
+            found = detect(out / name)
+            assert found.payload is not None, name
+            marks.add(found.payload.hex)
+            # The mark names exactly this clip's manifest in the repository.
+            (match,) = repository.match(ALGORITHM_ID, found.payload.value, 10)
+            assert match.manifest_id == verdicts[name][2]
+        assert len(marks) == 2  # an identifier of its own per clip
+    finally:
+        repository.close()
+    again = run_cli(*args)
+    assert again.code == 0, again.stderr
+    assert (json.loads(again.stdout)["skipped"], json.loads(again.stdout)["signed"]) == (2, 0)
+    assert _verdicts(out) == verdicts
+
+
+def test_codec_and_crf_without_watermark_is_a_usage_error(tmp_path: Path, clip: Path, pki: DevPki) -> None:
+    jobs = _clips(tmp_path / "in", clip, 1)
+    (tmp_path / "out").mkdir()
+    result = run_cli("sign-batch", jobs, "-o", tmp_path / "out", *_key_args(pki), "--crf", "20")
+    assert result.code == 2 and "--codec and --crf apply to --watermark only" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
