@@ -78,7 +78,7 @@ class KeySource:
     @property
     def on_token(self) -> bool:
         """Whether the key is on a PKCS#11 token (a pkcs11: URI)."""
-        return bool(self.key) and str(self.key).lower().startswith("pkcs11:")
+        return self.key is not None and self.key.lower().startswith("pkcs11:")
 
     def files(self) -> dict[str, str]:
         """The key and certificate files, by role: no output may overwrite them."""

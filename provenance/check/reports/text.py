@@ -23,11 +23,10 @@ def file_line(result: FileResult) -> str:
     head = f"{STATUS[result.status]:<6} {result.path}: {result.verdict.verdict.value}{_ai(result)}"
     if result.exempt:
         head += " (exempt: allow_unsigned)"
-    v = result.verdict
     # What recovery found goes beside the verdict: the file's own credentials are still what is judged.
-    found = v.recovered.statement if v.recovered is not None else v.watermark.statement if v.watermark else None
-    if found:
-        head += f" ({found})"
+    found = result.verdict.recovered or result.verdict.watermark
+    if found is not None:
+        head += f" ({found.statement})"
     if result.violations:
         head += " — " + "; ".join(f"{v.rule}: {v.message}" for v in result.violations)
     return one_line(head)
