@@ -17,6 +17,7 @@ first clips, when `pip install -e '.[bench-watermark]'` has installed it.
     python bench/watermark.py [--clips 32] [--fp-excerpts 1000] [--jobs 2] [--baseline-clips 6]
                               [--baseline-seconds 2] [--rivagan-clips 2] [--keep DIR]
     python bench/watermark.py --clips 4 --fp-excerpts 40 --baseline-clips 1   # a quick look
+    python bench/watermark.py --speed-only   # embed against the plain re-encode alone, same clips
 """
 
 from __future__ import annotations
@@ -188,18 +189,7 @@ def process_clip(index: int, name: str, graph: str | None, footage: tuple[str, f
     source, marked, plain = work / f"{name}.mp4", work / f"{name}.marked.mp4", work / f"{name}.plain.mp4"
     make_source(name, graph, footage, seconds, size, rate, audio=index % 3 == 0, out=source)
     payload = Payload.from_manifest_id(f"urn:c2pa:bench-{name}")
-    # Embedding and the plain re-encode at the same settings, interleaved twice (a busy neighbour
-    # slows both alike); the faster of each counts.
-    embeds, plains = [], []
-    for _ in range(2):
-        t = time.perf_counter()
-        embed(source, marked, payload)
-        embeds.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        ffmpeg("-i", str(source), "-map", "0:v:0", "-map", "0:a?", "-c:a", "copy", "-c:v", "libx264",
-               "-crf", str(DEFAULT_CRF), "-preset", video.DEFAULT_PRESET, "-pix_fmt", "yuv420p", str(plain))
-        plains.append(time.perf_counter() - t)
-    result.embed_seconds, result.plain_seconds = min(embeds), min(plains)
+    result.embed_seconds, result.plain_seconds = embed_speed(source, marked, plain, payload)
     result.psnr, result.ssim = quality(marked, plain)
     t = time.perf_counter()
     detect(marked)
@@ -225,6 +215,44 @@ def process_clip(index: int, name: str, graph: str | None, footage: tuple[str, f
         leftover.unlink()
     result.work_seconds = time.perf_counter() - started
     return result
+
+
+def embed_speed(source: Path, marked: Path, plain: Path, payload: Payload) -> tuple[float, float]:
+    """Seconds to embed, and to re-encode plainly at the same settings: interleaved twice (a busy
+    neighbour slows both alike), the faster of each."""
+    embeds, plains = [], []
+    for _ in range(2):
+        t = time.perf_counter()
+        embed(source, marked, payload)
+        embeds.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ffmpeg("-i", str(source), "-map", "0:v:0", "-map", "0:a?", "-c:a", "copy", "-c:v", "libx264",
+               "-crf", str(DEFAULT_CRF), "-preset", video.DEFAULT_PRESET, "-pix_fmt", "yuv420p", str(plain))
+        plains.append(time.perf_counter() - t)
+    return min(embeds), min(plains)
+
+
+def speed_clip(index: int, name: str, graph: str | None, footage: tuple[str, float] | None, seconds: float,
+               size: str, rate: int, work: Path) -> ClipResult:
+    """--speed-only: one clip made, then embed against the plain re-encode (no transforms, no detection)."""
+    result = ClipResult(name, size, seconds, real=footage is not None)
+    source, marked, plain = work / f"{name}.mp4", work / f"{name}.marked.mp4", work / f"{name}.plain.mp4"
+    make_source(name, graph, footage, seconds, size, rate, audio=index % 3 == 0, out=source)
+    result.embed_seconds, result.plain_seconds = embed_speed(source, marked, plain,
+                                                             Payload.from_manifest_id(f"urn:c2pa:bench-{name}"))
+    for path in (source, marked, plain):
+        path.unlink()
+    return result
+
+
+def speed_report(results: list[ClipResult]) -> None:
+    ratios = [r.embed_seconds / r.plain_seconds for r in results]
+    print(f"\nspeed only: embed / plain ffmpeg re-encode (libx264 CRF {DEFAULT_CRF} {video.DEFAULT_PRESET}) over "
+          f"{len(results)} clips: median {statistics.median(ratios):.2f}×, worst {max(ratios):.2f}× (target ≤ 1.5×; "
+          f"{sum(x > 1.5 for x in ratios)} clips above)")
+    for size in sorted({r.size for r in results}, key=lambda s: int(s.split("x")[0])):
+        group = [r.embed_seconds / r.plain_seconds for r in results if r.size == size]
+        print(f"  {size:>9}: {len(group):>2} clips, embed/plain median {statistics.median(group):.2f}×")
 
 
 def unmarked_excerpts(plain: Path, count: int, rng: random.Random) -> tuple[int, int]:
@@ -344,6 +372,8 @@ def main() -> int:
     parser.add_argument("--rivagan-clips", type=int, default=2, help="of those, how many RivaGAN runs on (slow)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", type=Path, help="work in this folder (kept)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only embed against the plain re-encode, on the same clips (minutes, not an hour)")
     args = parser.parse_args()
     if args.keep is None:
         with tempfile.TemporaryDirectory(prefix="provenance-watermark-") as tmp:
@@ -360,6 +390,10 @@ def run(args: argparse.Namespace, work: Path) -> int:
           f"{per_clip} unmarked excerpts per clip, work folder {work}", flush=True)
     results: list[ClipResult] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        if args.speed_only:
+            speed_report([f.result() for f in as_completed([pool.submit(speed_clip, i, *clip, work)
+                                                            for i, clip in enumerate(plan)])])
+            return 0
         futures = []
         for i, (name, graph, footage, seconds, size, rate) in enumerate(plan):
             methods: tuple[str, ...] = ()

@@ -248,14 +248,18 @@ def _transcode(source: Path, name: str, container: str, coded: npt.NDArray[np.ui
         encoder_errors.start()
         marker = pattern.Marker(coded, y4m.height, y4m.width)
         luma_bytes = y4m.width * y4m.height
-        pending: queue.Queue[bytes | None] = queue.Queue(_QUEUE_FRAMES)
+        # A frame's parts are written as they are: joining them would copy every frame twice more.
+        pending: queue.Queue[tuple[memoryview, memoryview] | None] = queue.Queue(_QUEUE_FRAMES)
 
         def write() -> None:
             assert encoder is not None and encoder.stdin is not None
             try:
                 encoder.stdin.write(y4m.header)
                 while (frame := pending.get()) is not None:
-                    encoder.stdin.write(frame)
+                    luma, chroma = frame
+                    encoder.stdin.write(b"FRAME\n")
+                    encoder.stdin.write(luma)
+                    encoder.stdin.write(chroma)
             finally:
                 with contextlib.suppress(OSError):
                     encoder.stdin.close()
@@ -266,7 +270,7 @@ def _transcode(source: Path, name: str, container: str, coded: npt.NDArray[np.ui
         try:
             for raw in _frames(decoder.stdout, y4m):
                 luma = np.frombuffer(raw, dtype=np.uint8, count=luma_bytes).reshape(y4m.height, y4m.width)
-                pending.put(b"FRAME\n" + marker.mark(luma).tobytes() + raw[luma_bytes:])
+                pending.put((marker.mark(luma).data, memoryview(raw)[luma_bytes:]))
                 count += 1
                 if writing.finished.is_set():
                     break  # the encoder stopped reading: its error is reported below
