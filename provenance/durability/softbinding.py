@@ -225,6 +225,30 @@ class SoftBinding:
         return cls((video, instance), tuple(Segment(longest, longest, video) for _ in range(MAX_SEGMENTS)))
 
 
+# The two header bytes of a 256-bit version-0 unit whose MainType and SubType are one nibble each.
+_WIRE_UNIT = 2 + UNIT_BYTES
+_VIDEO_HEADER = bytes([_MAINTYPE_CONTENT << 4 | _SUBTYPE_VIDEO, 0x07])
+_INSTANCE_HEADER = bytes([_MAINTYPE_INSTANCE << 4, 0x07])
+
+
+def query_codes(value: bytes) -> tuple[tuple[bytes, ...], bytes | None]:
+    """(SoftBinding.from_value(value).video_codes, its .instance_code); ValueError if malformed.
+
+    A value made only of 256-bit version-0 Video-Code and Instance-Code units (what every lookup
+    sends) is split in place: decoding it to base32 unit strings and back cost a lookup of 51 codes
+    about 14 ms of client CPU, as much as the database's work. Anything else takes the strict path.
+    """
+    data = bytes(value)
+    headers = [data[at : at + 2] for at in range(0, len(data), _WIRE_UNIT)]
+    if data and len(data) % _WIRE_UNIT == 0 and all(h in (_VIDEO_HEADER, _INSTANCE_HEADER) for h in headers):
+        bodies = [(h, data[at + 2 : at + _WIRE_UNIT]) for h, at in zip(headers, range(0, len(data), _WIRE_UNIT),
+                                                                         strict=True)]
+        videos = tuple(dict.fromkeys(body for h, body in bodies if h == _VIDEO_HEADER))
+        return videos, next((body for h, body in bodies if h == _INSTANCE_HEADER), None)
+    binding = SoftBinding.from_value(data)
+    return binding.video_codes, binding.instance_code
+
+
 def _decode_seq(value: bytes) -> tuple[str, ...]:
     import iscc_core as ic
 

@@ -99,6 +99,48 @@ def test_value_round_trips_as_an_iscc_seq(clips: dict[str, Path]) -> None:
 def test_malformed_values_are_refused(garbage: bytes) -> None:
     with pytest.raises(ValueError):
         softbinding.SoftBinding.from_value(garbage)
+    with pytest.raises(ValueError):
+        softbinding.query_codes(garbage)
+
+
+def _strict_codes(value: bytes) -> tuple[tuple[bytes, ...], bytes | None] | str:
+    try:
+        binding = softbinding.SoftBinding.from_value(value)
+    except ValueError:
+        return "refused"
+    return binding.video_codes, binding.instance_code
+
+
+def _fast_codes(value: bytes) -> tuple[tuple[bytes, ...], bytes | None] | str:
+    try:
+        return softbinding.query_codes(value)
+    except ValueError:
+        return "refused"
+
+
+@pytest.mark.slow
+def test_query_codes_read_a_lookup_as_the_strict_decoder_does(clips: dict[str, Path]) -> None:
+    import random
+
+    import iscc_core as ic
+
+    binding = softbinding.compute(clips["testsrc2"])
+    query = binding.query_value
+    assert softbinding.query_codes(query) == (binding.video_codes, binding.instance_code)
+    assert len(binding.video_codes) > 1 and binding.instance_code is not None
+    # Units the in-place split does not take (a Meta-Code, an Image-Code, a repeated code) go the strict way.
+    meta = ic.gen_meta_code_v0("a title", bits=256)["iscc"]
+    image = "ISCC:" + ic.encode_component(ic.MT.CONTENT, ic.ST_CC.IMAGE, ic.VS.V0, 256, bytes(32))
+    mixed = softbinding.SoftBinding((meta, *binding.units, image, binding.units[0])).value
+    assert _fast_codes(mixed) == _strict_codes(mixed) != "refused"
+    # Any byte changed, any length cut: both refuse, or both read the same codes.
+    rng = random.Random(7)
+    for value in (query, mixed):
+        for _ in range(300):
+            changed = bytearray(value)
+            changed[rng.randrange(len(changed))] = rng.randrange(256)
+            cut = bytes(changed[: rng.choice([len(changed), rng.randrange(len(changed))])])
+            assert _fast_codes(cut) == _strict_codes(cut)
 
 
 def test_assertion_follows_the_soft_binding_schema(clips: dict[str, Path]) -> None:

@@ -42,6 +42,7 @@ from provenance.durability.softbinding import (
     UNIT_BYTES,
     Segment,
     SoftBinding,
+    query_codes,
     video_body,
 )
 from provenance.errors import UsageError
@@ -301,21 +302,21 @@ class Repository(ABC):
                 found = self._per_signer(found, max_results)
             return [Match(mid, 0) for mid in sorted(found)]
         try:
-            query = SoftBinding.from_value(value)
+            codes, instance_code = query_codes(value)
         except ValueError as e:
             raise QueryError(f"invalid {ALG} value: {e}") from e
-        codes = query.video_codes
         # Every match, not the nearest few: which ones to keep is decided below. First: it refuses big queries.
         near = self.nearest(codes, max_distance=max_distance, limit=None)
         best: dict[str, int] = {}
         with self._lock:
-            exact = self._by_value(alg, query.value)
-            instance = self._by_instance(query.instance_code) if query.instance_code else []
+            # A valid ISCC-SEQ is canonical (decoding is strict), so the value is compared as sent.
+            exact = self._by_value(alg, bytes(value))
+            instance = self._by_instance(instance_code) if instance_code else []
         for mid in itertools.chain(exact, instance):
             best[mid] = 0
         for m in near:
             best[m.manifest_id] = min(best.get(m.manifest_id, m.distance), m.distance)
-        if not best and not codes and query.instance_code is None:
+        if not best and not codes and instance_code is None:
             raise QueryError("the value holds no 256-bit Video-Code or Instance-Code to look up")
         if len(best) > max_results:
             best = self._per_signer(best, max_results)
