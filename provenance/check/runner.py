@@ -23,6 +23,7 @@ from provenance.check.policy import Policy
 from provenance.check.rules import RuleSet, Violation, compile_policy
 from provenance.check.walk import Candidate, discover
 from provenance.errors import ProvenanceError
+from provenance.tasks import batch_size
 from provenance.trust.anchors import TrustAnchors
 from provenance.verdict import Outcome, Verdict
 
@@ -291,7 +292,7 @@ class VerificationPool:
                 on_progress(1)
 
         # Small batches keep a worker busy while its answers travel; one file a batch would leave it waiting.
-        batch = max(1, min(16, len(items) // (len(self._workers) * 16)))
+        batch = batch_size(len(items), len(self._workers))
         while len(results) < len(items):
             for worker in self._workers:
                 if worker.ready and not worker.tasks and pending:

@@ -84,6 +84,28 @@ def test_a_scheduler_and_workers_as_processes_report_what_local_processes_do(
     assert _json_report(*tree, "--cluster", dask_processes.address) == local_report
 
 
+@pytest.mark.slow
+def test_workers_run_without_the_trim_threshold_sampler_and_gil_monitor(dask_processes: DaskProcesses) -> None:
+    # Dask's own default environment sets the trim threshold: 15 % more CPU a large clip (docs/scale.md).
+    from distributed import Client
+
+    from provenance.cluster import connect
+
+    def settings() -> tuple[str | None, bool, bool]:  # defined here, so it travels by value to any worker
+        import os
+
+        import dask
+
+        return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.admin.system-monitor.gil.enabled"))
+
+    with connect("local:1") as client:
+        assert set(client.run(settings).values()) == {(None, False, False)}
+    # The environment docs/scale.md gives `dask worker` started on its own (tests/support/dask_processes).
+    with Client(dask_processes.address, set_as_default=False) as client:
+        assert set(client.run(settings).values()) == {(None, False, False)}
+
+
 def _slow_tree(tmp_path: Path, signed_clip: Path) -> Path:
     root = tmp_path / "tree"
     root.mkdir()
