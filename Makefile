@@ -62,8 +62,8 @@ bench-lookup: $(STAMP) test-deps
 	$(BIN)/python bench/repository_lookup.py --postgres
 
 # PostgreSQL at 10^6 manifests: ingest with 2 writers, table and index sizes, lookup p95 per kind of query,
-# then the band index partitioned by band (30–50 minutes on 2 cores, 40 GB of disk, 10 GB of shared buffers
-# holding the band index). SCALE_ARGS="--manifests 100000 --shared-buffers 1GB".
+# then the band index partitioned by band (30–50 minutes on 2 cores, 40 GB of disk, 12 GB of shared buffers
+# holding the band index and the codes). SCALE_ARGS="--manifests 100000 --shared-buffers 1GB".
 bench-repository-scale: $(STAMP) test-deps
 	$(BIN)/python bench/repository_scale.py $(SCALE_ARGS)
 
@@ -89,7 +89,7 @@ bench-check: $(STAMP)
 	$(BIN)/python bench/check_scaling.py
 
 # `check` and `sign-batch` throughput: process pool against a LocalCluster and a scheduler + 2 workers as processes,
-# over small and large clips, and the core-hours a million clips cost (docs/scale.md). SCALE_ARGS="--small 100 --large 4" for a quick look.
+# over small and large clips, and the core-hours a million clips cost (docs/scale.md; about 10 minutes). SCALE_ARGS="--small 100 --large 4 --sign-large 4" for a quick look.
 bench-scale: $(STAMP)
 	nice -n 10 $(BIN)/python bench/scale.py $(SCALE_ARGS)
 

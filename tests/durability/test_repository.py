@@ -391,13 +391,17 @@ def test_a_band_partitioned_postgres_repository_answers_as_before(request: pytes
     location = fresh_database(request, "part")
     repo = open_repository(location)
     assert isinstance(repo, PostgresRepository)
-    with repo:
+    other = open_repository(location)  # another client, which has looked before the layout changes
+    assert other is not None
+    with repo, other:
         assert repo.add_many(entries) == len(entries)
         before = [repo.match(ALG, q) for q in queries]
+        assert [other.match(ALG, q) for q in queries] == before
         assert not repo.partitioned()
         assert repo.partition_by_band() is True
         assert repo.partitioned() and repo.partition_by_band() is False  # once only
         assert [repo.match(ALG, q) for q in queries] == before
+        assert [other.match(ALG, q) for q in queries] == before  # a client connected before the change
         assert [len(found) for found in before] == [1, 1, 1, 0, 1, 1, 0]
         partitions = repo._query("SELECT count(*) FROM pg_inherits"  # type: ignore[attr-defined]  # noqa: SLF001
                                  " WHERE inhparent = 'provenance_band_keys'::regclass", ())
@@ -410,6 +414,7 @@ def test_a_band_partitioned_postgres_repository_answers_as_before(request: pytes
     assert reopened is not None
     with reopened:
         assert reopened.count() == len(entries) + 1
+        assert [reopened.match(ALG, q) for q in queries] == before
 
 
 def _open_when_all_are_ready(path: Path, ready: Any, results: Any) -> None:
