@@ -129,6 +129,7 @@ def measure(what: str, corpus: Corpus, mode: list[str], *, soft_binding: bool = 
             ) -> Rate:
     """Run `check` or `sign-batch` (the library, in a fresh process of its own) over the corpus, timing each clip."""
     _into_page_cache(corpus.signed if what == "check" else corpus.unsigned)
+    os.sync()  # the last run's outputs (3.7 GB for 50 large clips) written out before this one writes its own
     with tempfile.TemporaryDirectory(dir=CACHE) as out:
         args = [sys.executable, str(Path(__file__).resolve()), "--measure", what, "--tree",
                 str(corpus.signed if what == "check" else corpus.unsigned), "--pki", str(corpus.pki), "--out", out,
