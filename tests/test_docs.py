@@ -145,3 +145,11 @@ def test_slugs_match_githubs() -> None:
     assert slug("The CI gate: `provenance check`") == "the-ci-gate-provenance-check"
     assert slug("Trusted timestamps (RFC 3161)") == "trusted-timestamps-rfc-3161"
     assert slug("Report formats (`--format`)") == "report-formats---format"
+
+
+def test_the_cluster_docs_give_the_worker_environment_local_clusters_use() -> None:
+    from provenance.cluster import LEAN_WORKER_ENVIRONMENT
+
+    exports = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
+    for name, value in LEAN_WORKER_ENVIRONMENT.items():
+        assert f'{name}={value}' in exports or f'{name}="{value}"' in exports, name
