@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,16 @@ class _Run(Generic[_T, _R]):
             self.alone.append(index)
             return []
         return [(index, self.on_failure(self.items[index], TaskFailure(crashed)))]
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """How local worker processes start: fork while that is safe, else spawn."""
+    # fork is the cheapest start on Linux while the parent has no threads and has not loaded c2pa's library
+    # (the CLI's case). Once it has (a caller that signed or read files first), a forked worker can wait
+    # forever on c2pa's worker threads, which it does not have (seen reading a PDF): start workers afresh
+    # (spawn, not forkserver: a worker's parent must be this process, see `die_with`).
+    fork = "fork" in multiprocessing.get_all_start_methods() and "c2pa" not in sys.modules
+    return multiprocessing.get_context("fork" if fork else "spawn")
 
 
 def batch_size(items: int, slots: int) -> int:
@@ -175,9 +186,8 @@ class ProcessWorkers:
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
-            from provenance.check.runner import _pool_context  # fork or spawn, chosen as check's workers are
 
-            context = multiprocessing.get_context("spawn") if self.fresh else _pool_context()
+            context = multiprocessing.get_context("spawn") if self.fresh else pool_context()
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 self.jobs, mp_context=context, initializer=_start_worker,
                 initargs=(os.getpid(), self.shared))

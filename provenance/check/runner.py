@@ -10,7 +10,6 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from provenance.check.policy import Policy
 from provenance.check.rules import RuleSet, Violation, compile_policy
 from provenance.check.walk import Candidate, discover
 from provenance.errors import ProvenanceError
-from provenance.tasks import batch_size
+from provenance.tasks import batch_size, pool_context
 from provenance.trust.anchors import TrustAnchors
 from provenance.verdict import Outcome, Verdict
 
@@ -179,15 +178,6 @@ def _worker_main(conn: Connection, parent: int, anchors: TrustAnchors | None, ts
 
 # ---- parent side ---------------------------------------------------------------------------------
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork is the cheapest start on Linux while the parent has no threads and has not loaded c2pa's library
-    # (the CLI's case). Once it has (a caller that signed or read files first), a forked worker can wait
-    # forever on c2pa's worker threads, which it does not have (seen reading a PDF): start workers afresh
-    # (spawn, not forkserver: a worker's parent must be this process, see `die_with`).
-    fork = "fork" in multiprocessing.get_all_start_methods() and "c2pa" not in sys.modules
-    return multiprocessing.get_context("fork" if fork else "spawn")
-
-
 class VerifierCrashed(ProvenanceError):
     """Worker processes die before verifying anything (a broken install, not a bad file)."""
 
@@ -242,7 +232,7 @@ class VerificationPool:
         self._workers.clear()
 
     def _start(self) -> _Worker:
-        ctx = _pool_context()
+        ctx = pool_context()
         parent, child = ctx.Pipe()
         process = ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main, args=(child, os.getpid(), self.anchors, self.tsa_anchors, self.lists, self.recovery),
