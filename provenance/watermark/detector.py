@@ -1,6 +1,6 @@
 """Finding the pattern in decoded luma frames and reading its payload.
 
-Frames are whitened (luma less its local mean, divided by the local variance of what remains, so
+Frames are whitened (luma less its local mean, divided by a power of the local variance of what remains, so
 edges and textures, loud noise to the mark, weigh less than flat areas) and summed: the mark, the same in every frame,
 adds up; moving content averages out. The sum is then folded by the tile's period, for each
 candidate scale: every pixel goes to the bin of its position within the tile, BINS_PER_CHIP bins per
@@ -34,20 +34,22 @@ DECODE_ATTEMPTS = 2  # decodes tried per clip (the best hypotheses); enters the 
 # deviations of the correlation over all offsets): unmarked clips rarely get there.
 MIN_SCORE = 4.0
 _WHITEN = 9  # box size (pixels at detection scale) of the local mean taken away
-_SPREAD = 21  # box size of the local variance (the noise there)
+_SPREAD = 11  # box size of the local variance (the noise there)
 
 Float = npt.NDArray[np.float32]
 
 
 def whiten(luma: npt.NDArray[np.generic]) -> Float:
-    """A frame's luma less its local mean, weighted by the inverse local variance of that residual.
+    """A frame's luma less its local mean, weighted by the local variance v of that residual as v^-1.5.
 
-    Signal over noise variance is the optimal weight for a mark of even amplitude in noise whose
-    strength varies (busy picture areas are loud noise); the +1 keeps flat areas finite.
+    Signal amplitude over noise variance is the optimal weight where noise strength varies (busy
+    picture areas are loud noise). The embedder's amplitude falls with activity too (it marks flat
+    areas most), hence a steeper weight than 1/v; the +1 keeps flat areas finite.
     """
     y = luma.astype(np.float32)
     residual: Float = y - ndimage.uniform_filter(y, _WHITEN, mode="reflect")
-    residual /= np.maximum(ndimage.uniform_filter(residual * residual, _SPREAD, mode="reflect"), 0) + 1
+    variance = np.maximum(ndimage.uniform_filter(residual * residual, _SPREAD, mode="reflect"), 0) + 1
+    residual /= variance * np.sqrt(variance)
     np.clip(residual, -3, 3, out=residual)
     return residual
 
