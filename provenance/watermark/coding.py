@@ -1,4 +1,4 @@
-"""The payload's channel code: CRC-32 check value, key-derived scrambling, a K=7 rate-1/2 convolutional code.
+"""The payload's channel code: CRC-32 check value, key-derived scrambling, a K=9 rate-1/3 convolutional code.
 
 A payload is its 64-bit identifier followed by the CRC-32 of those 8 bytes: 96 bits. They are XORed
 with a fixed pseudo-random sequence (so all-zero or all-one soft decisions never decode to a valid

@@ -2,11 +2,11 @@
 
 The tile is TILE_CHIPS × TILE_CHIPS chips. PILOT_CHIPS of them (a fixed pseudo-random choice) carry
 the key's sign alone: the detector finds the tile's scale and offset by correlating with them. The
-others carry the coded payload bits, each bit spread over two or three chips scattered over the tile,
+others carry the coded payload bits, each bit on one or two chips scattered over the tile,
 multiplied by the key's sign there. Everything is derived from SHA-256 in counter mode, so the
 pattern never depends on a random generator's version.
 
-On a frame the chips are `chip_size` pixels apart (1/48 of the frame's smaller side, at least 4
+On a frame the chips are `chip_size` pixels apart (1/48 of the frame's smaller side, at least 5
 pixels): the tile spans half the smaller side and repeats over the whole frame, identically in every
 frame. Between chip centres the pattern is interpolated with raised-cosine weights, so it is smooth
 (low-frequency luma, which codecs keep) and its chips sum to a partition of unity.
@@ -125,6 +125,11 @@ class Marker:
         self.pattern = full[:height, :width]
         self._blocks = full.reshape(self._rows, _BLOCK, self._cols, _BLOCK)
         self._energy = (self._blocks * self._blocks).mean(axis=(1, 3))  # mean square per block
+        # Gains are measured on whole blocks; partial blocks at the right and bottom take their neighbour's.
+        whole_rows, whole_cols = (-(-height // 2)) // (_BLOCK // 2), (-(-width // 2)) // (_BLOCK // 2)
+        self._row_of = np.minimum(np.arange(self._rows), whole_rows - 1)
+        self._col_of = np.minimum(np.arange(self._cols), whole_cols - 1)
+        self._last: tuple[bytes, npt.NDArray[np.uint8]] | None = None
 
     def gain(self, luma: npt.NDArray[np.uint8]) -> tuple[Float, Float]:
         """The mark's amplitude per 8×8 block (larger where the picture is flat), and each block's
@@ -138,18 +143,28 @@ class Marker:
         np.multiply(values, values, out=values)
         activity = np.sqrt(np.maximum(_block_sums(values, rows, cols, half) / count - mean * mean, 0))
         # A block's neighbours count too: an edge next to a flat area does not hide a mark on the flat side.
-        padded = np.pad(activity, 1, mode="edge")
+        padded = np.empty((rows + 2, cols + 2), dtype=np.float32)  # edge-padded by hand: np.pad costs more
+        padded[1:-1, 1:-1] = activity
+        padded[0, 1:-1], padded[-1, 1:-1] = activity[0], activity[-1]
+        padded[:, 0], padded[:, -1] = padded[:, 1], padded[:, -2]
         activity = np.minimum(activity, (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2]
                                          + padded[1:-1, 2:] + 4 * activity) / 8)
-        gain = FLAT_AMPLITUDE + (BUSY_AMPLITUDE - FLAT_AMPLITUDE) * np.minimum(activity / ACTIVITY_FOR_BUSY, 1)
-        ssim_weight = 1 / (2 * activity * activity + _SSIM_C2)
-        # Partial blocks at the right and bottom edges take their neighbour's values.
-        edges = ((0, self._rows - rows), (0, self._cols - cols))
-        return (np.pad(gain, edges, mode="edge").astype(np.float32),
-                np.pad(ssim_weight, edges, mode="edge").astype(np.float32))
+        activity = activity[self._row_of][:, self._col_of]
+        gain: Float = FLAT_AMPLITUDE + (BUSY_AMPLITUDE - FLAT_AMPLITUDE) * np.minimum(activity / ACTIVITY_FOR_BUSY, 1)
+        ssim_weight: Float = 1 / (2 * activity * activity + _SSIM_C2)
+        return gain, ssim_weight
 
     def mark(self, luma: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The frame's luma with the pattern added."""
+        # A frame the same as the last (a still scene, decoded from skipped blocks) is marked the same.
+        raw = luma.tobytes()
+        if self._last is not None and self._last[0] == raw:
+            return self._last[1]
+        marked = self._mark(luma)
+        self._last = (raw, marked)
+        return marked
+
+    def _mark(self, luma: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         gain, ssim_weight = self.gain(luma)
         energy = gain * gain * self._energy
         scale = min(1.0, MAX_RMS / max(float(np.sqrt(np.mean(energy))), 1e-9),
