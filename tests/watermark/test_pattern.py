@@ -67,3 +67,12 @@ def test_no_frame_is_marked_above_the_rms_budget(noise: float) -> None:
     rng = np.random.default_rng(2)
     luma = np.clip(gradient() + rng.normal(0, noise, size=(HEIGHT, WIDTH)), 0, 255).astype(np.uint8)
     assert rms(mark_of(luma)) <= pattern.MAX_RMS + 0.5  # rounding moves a pixel by at most 0.5
+
+
+def test_a_repeated_frame_is_marked_as_a_fresh_marker_would() -> None:
+    rng = np.random.default_rng(3)
+    still, other = (np.clip(gradient() + rng.normal(0, s, size=(HEIGHT, WIDTH)), 0, 255).astype(np.uint8)
+                    for s in (2.0, 6.0))
+    reused = marker()
+    for frame in (still, still, other, still):
+        assert np.array_equal(reused.mark(frame), marker().mark(frame))
