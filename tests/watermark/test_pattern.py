@@ -58,7 +58,7 @@ def test_a_smooth_gradient_stays_within_the_ssim_budget(tmp_path: Path) -> None:
     assert ssim(marked, luma, tmp_path) >= 0.98
     # Flat blocks lose about mark² / C2 of SSIM each, so the budget fixes the mark's RMS there;
     # rounding to whole levels moves each pixel by at most 0.5.
-    limit = np.sqrt(pattern.MAX_SSIM_LOSS * (0.03 * 255) ** 2)
+    limit = np.sqrt(pattern.MAX_SSIM_LOSS * pattern._SSIM_C2)
     assert 0.8 * limit < rms(marked.astype(np.float64) - luma) <= limit + 0.5
 
 
