@@ -278,7 +278,7 @@ def report(results: list[ClipResult], own: dict[str, str], recoverer: Recoverer,
                 sweep.setdefault(transform, []).append(None)
                 continue
             query = lookup.binding
-            found = recoverer.best_match(lookup)
+            found = recoverer.best_match(lookup, repository)
             claimants = found.claimants if found is not None else ()
             # Recovered: the first release's choice, the nearest (one signer here); as copy: matched in place.
             nearest = min(claimants, key=lambda c: (c.distance, c.manifest_id), default=None)

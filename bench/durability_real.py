@@ -131,13 +131,13 @@ def run(args: argparse.Namespace, work: Path) -> int:
     verifier = Verifier()
     with SqliteRepository(work / "manifests.sqlite3") as repository:
         own = {r.name: register(repository, r.manifest_store, verifier).manifest_id for r in results if r.signed}
-        report(results, own, Recoverer(repository, verifier))
+        report(results, own, Recoverer(repository, verifier), repository)
     alignment_cost(work, work / "manifests.sqlite3", verifier)
     print(f"\ntotal time {time.perf_counter() - started:.0f} s")
     return 0
 
 
-def report(results: list[Excerpt], own: dict[str, str], recoverer: Recoverer) -> None:
+def report(results: list[Excerpt], own: dict[str, str], recoverer: Recoverer, repository: Repository) -> None:
     """Per transform, before (every match within the threshold presented alike, the best as the
     original) and after (copies told apart from look-alikes)."""
     bindings: dict[str, SoftBinding] = {}
@@ -160,7 +160,7 @@ def report(results: list[Excerpt], own: dict[str, str], recoverer: Recoverer) ->
         own_distances: list[int] = []  # never-signed matched, never-signed given a copy
         other_distances: list[int] = []
         for r in results:
-            found = recoverer.best_match(r.queries[transform])
+            found = recoverer.best_match(r.queries[transform], repository)
             claimants = found.claimants if found is not None else ()
             if r.signed:
                 # Today's choice: the best verdict, then the nearest (all here share one signer).
