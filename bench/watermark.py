@@ -7,7 +7,8 @@ settings, then applies each transform below with ffmpeg to both and runs `detect
 
 Printed, per transform: exact recovery (the whole 64-bit payload, check value valid), bit accuracy
 of the identifier, and false positives (a payload detected in the unmarked copy); then invisibility
-(ffmpeg's psnr and ssim filters, marked against unmarked encode, luma, median and worst), false
+(ffmpeg's psnr and ssim filters, marked against unmarked encode, luma, median and worst; beside it the
+encoder's own floor, the same measure for an encode of the source changed by noise far below the mark), false
 positives over many unmarked excerpts (random spans of every unmarked clip, read by the same
 detector), and speed: embedding against a plain ffmpeg re-encode at the same settings, and detect
 against real time, both measured in the same run. The same table follows for `invisible-watermark`
@@ -17,7 +18,8 @@ first clips, when `pip install -e '.[bench-watermark]'` has installed it.
     python bench/watermark.py [--clips 32] [--fp-excerpts 1000] [--jobs 2] [--baseline-clips 6]
                               [--baseline-seconds 2] [--rivagan-clips 2] [--keep DIR]
     python bench/watermark.py --clips 4 --fp-excerpts 40 --baseline-clips 1   # a quick look
-    python bench/watermark.py --speed-only   # embed against the plain re-encode alone, same clips
+    python bench/watermark.py --speed-only   # embed against the plain re-encode alone, same clips, split
+                                             # into the pipeline's cost and the marking's
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from provenance.watermark import (  # noqa: E402
     detect,
     detector,
     embed,
+    pattern,
     video,
 )
 from tests.support.footage import real_footage  # noqa: E402
@@ -108,8 +111,13 @@ class ClipResult:
     seconds: float
     psnr: float = 0.0
     ssim: float = 0.0
+    # The encoder's own floor: the unmarked encode against an encode of the source changed by ffmpeg's
+    # noise filter at strength 1 (58.8 dB from the source, 13 dB weaker than the mark), same settings.
+    floor_psnr: float = 0.0
+    floor_ssim: float = 0.0
     embed_seconds: float = 0.0
     plain_seconds: float = 0.0
+    pipeline_seconds: float = 0.0  # --speed-only: embed's decode → pipe → encode with the marking left out
     detect_seconds: float = 0.0
     copies: dict[str, Copy] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -191,6 +199,7 @@ def process_clip(index: int, name: str, graph: str | None, footage: tuple[str, f
     payload = Payload.from_manifest_id(f"urn:c2pa:bench-{name}")
     result.embed_seconds, result.plain_seconds = embed_speed(source, marked, plain, payload)
     result.psnr, result.ssim = quality(marked, plain)
+    result.floor_psnr, result.floor_ssim = encoder_floor(source, plain, work / f"{name}.floor.mp4")
     t = time.perf_counter()
     detect(marked)
     result.detect_seconds = time.perf_counter() - t
@@ -217,6 +226,19 @@ def process_clip(index: int, name: str, graph: str | None, footage: tuple[str, f
     return result
 
 
+def plain_encode(source: Path, out: Path, *filters: str) -> None:
+    """`source` re-encoded by ffmpeg alone at embed's default settings (audio copied)."""
+    ffmpeg("-i", str(source), *filters, "-map", "0:v:0", "-map", "0:a?", "-c:a", "copy", "-c:v", "libx264",
+           "-crf", str(DEFAULT_CRF), "-preset", video.DEFAULT_PRESET, "-pix_fmt", "yuv420p", str(out))
+
+
+def encoder_floor(source: Path, plain: Path, out: Path) -> tuple[float, float]:
+    """PSNR and SSIM of `plain` against an encode of `source` changed far below the mark (ffmpeg's noise
+    filter at strength 1): what any change to the input costs, the encoder deciding differently."""
+    plain_encode(source, out, "-vf", "noise=alls=1:allf=t")
+    return quality(out, plain)
+
+
 def embed_speed(source: Path, marked: Path, plain: Path, payload: Payload) -> tuple[float, float]:
     """Seconds to embed, and to re-encode plainly at the same settings: interleaved twice (a busy
     neighbour slows both alike), the faster of each."""
@@ -226,8 +248,7 @@ def embed_speed(source: Path, marked: Path, plain: Path, payload: Payload) -> tu
         embed(source, marked, payload)
         embeds.append(time.perf_counter() - t)
         t = time.perf_counter()
-        ffmpeg("-i", str(source), "-map", "0:v:0", "-map", "0:a?", "-c:a", "copy", "-c:v", "libx264",
-               "-crf", str(DEFAULT_CRF), "-preset", video.DEFAULT_PRESET, "-pix_fmt", "yuv420p", str(plain))
+        plain_encode(source, plain)
         plains.append(time.perf_counter() - t)
     return min(embeds), min(plains)
 
@@ -238,11 +259,24 @@ def speed_clip(index: int, name: str, graph: str | None, footage: tuple[str, flo
     result = ClipResult(name, size, seconds, real=footage is not None)
     source, marked, plain = work / f"{name}.mp4", work / f"{name}.marked.mp4", work / f"{name}.plain.mp4"
     make_source(name, graph, footage, seconds, size, rate, audio=index % 3 == 0, out=source)
-    result.embed_seconds, result.plain_seconds = embed_speed(source, marked, plain,
-                                                             Payload.from_manifest_id(f"urn:c2pa:bench-{name}"))
+    payload = Payload.from_manifest_id(f"urn:c2pa:bench-{name}")
+    result.embed_seconds, result.plain_seconds = embed_speed(source, marked, plain, payload)
+    # The same run with the marking left out (this worker process only): what the pipeline costs alone.
+    mark = pattern.Marker.mark
+    pattern.Marker.mark = lambda self, luma: luma  # type: ignore[method-assign]
+    try:
+        result.pipeline_seconds = min(timed(lambda: embed(source, marked, payload)) for _ in range(2))
+    finally:
+        pattern.Marker.mark = mark  # type: ignore[method-assign]
     for path in (source, marked, plain):
         path.unlink()
     return result
+
+
+def timed(work: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    work()
+    return time.perf_counter() - t
 
 
 def speed_report(results: list[ClipResult]) -> None:
@@ -250,6 +284,16 @@ def speed_report(results: list[ClipResult]) -> None:
     print(f"\nspeed only: embed / plain ffmpeg re-encode (libx264 CRF {DEFAULT_CRF} {video.DEFAULT_PRESET}) over "
           f"{len(results)} clips: median {statistics.median(ratios):.2f}×, worst {max(ratios):.2f}× (target ≤ 1.5×; "
           f"{sum(x > 1.5 for x in ratios)} clips above)")
+    pipeline = [r.pipeline_seconds / r.plain_seconds for r in results]
+    marking = [r.embed_seconds / r.pipeline_seconds for r in results]
+    print(f"  split: the pipeline alone (decode → pipe → encode, nothing marked) / plain median "
+          f"{statistics.median(pipeline):.2f}×, worst {max(pipeline):.2f}×; embed / pipeline alone (marking, and "
+          f"the encoder coding the mark) median {statistics.median(marking):.2f}×, worst {max(marking):.2f}×")
+    for r in sorted(results, key=lambda r: -r.embed_seconds / r.plain_seconds):
+        if r.embed_seconds / r.plain_seconds > 1.5:
+            print(f"  above: {r.name:<16} {r.size:>9} {r.seconds:5.1f} s  plain {r.plain_seconds:5.2f} s  embed "
+                  f"{r.embed_seconds / r.plain_seconds:.2f}×  = pipeline {r.pipeline_seconds / r.plain_seconds:.2f}× "
+                  f"· marking {r.embed_seconds / r.pipeline_seconds:.2f}×")
     for size in sorted({r.size for r in results}, key=lambda s: int(s.split("x")[0])):
         group = [r.embed_seconds / r.plain_seconds for r in results if r.size == size]
         print(f"  {size:>9}: {len(group):>2} clips, embed/plain median {statistics.median(group):.2f}×")
@@ -454,6 +498,14 @@ def report(results: list[ClipResult], args: argparse.Namespace) -> None:
           f"{statistics.median(psnr):.2f} dB, worst {min(psnr):.2f} dB (target ≥ 42; {sum(p < 42 for p in psnr)} "
           f"clips below); SSIM median {statistics.median(ssim):.4f}, worst {min(ssim):.4f} (target ≥ 0.98; "
           f"{sum(s < 0.98 for s in ssim)} below)")
+    floor_psnr, floor_ssim = [r.floor_psnr for r in results], [r.floor_ssim for r in results]
+    print(f"  the encoder's own floor (unmarked encode against an encode of the source changed by noise 13 dB "
+          f"weaker than the mark): PSNR median {statistics.median(floor_psnr):.2f} dB, worst {min(floor_psnr):.2f}; "
+          f"SSIM median {statistics.median(floor_ssim):.4f}, worst {min(floor_ssim):.4f}")
+    for r in results:
+        if r.psnr < 42 or r.ssim < 0.98:
+            print(f"  below: {r.name:<16} {r.size:>9}  PSNR {r.psnr:.2f} (floor {r.floor_psnr:.2f})  SSIM {r.ssim:.4f} "
+                  f"(floor {r.floor_ssim:.4f})")
     for m in methods:
         runs = [r.baselines[m] for r in results if m in r.baselines and r.baselines[m].psnr is not None]
         if runs:
