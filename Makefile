@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check provenance provenance_cli tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy provenance provenance_cli
+	$(BIN)/mypy --explicit-package-bases provenance provenance_cli bench
 
 test: $(STAMP) test-deps lint typecheck
 	$(BIN)/python -m pytest -q tests

@@ -39,10 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import repository_lookup as lookup  # noqa: E402  (bench/repository_lookup.py: the same codes and queries)
-
+from bench import repository_lookup as lookup  # noqa: E402  (the same codes and queries)
 from provenance.durability.repository import Entry  # noqa: E402
 from provenance.durability.repository.interface import BAND_BITS, BANDS  # noqa: E402
 from provenance.durability.repository.postgres import PostgresRepository  # noqa: E402
@@ -61,7 +59,7 @@ CHUNK = 5000  # manifests generated from one seed: any manifest can be made agai
 def instance_unit(body: bytes) -> str:
     import iscc_core as ic
 
-    return "ISCC:" + ic.encode_component(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0, 256, body)
+    return "ISCC:" + str(ic.encode_component(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0, 256, body))
 
 
 def chunk_manifests(seed: int, chunk: int, count: int, seconds: tuple[float, float]) -> list[lookup.Stored]:
@@ -326,17 +324,17 @@ def main() -> int:
     args = parser.parse_args()
     from tests.support.postgres import throwaway_server
 
-    seconds = tuple(args.seconds)
+    seconds: tuple[float, float] = (args.seconds[0], args.seconds[1])
     settings = {"shared_buffers": args.shared_buffers, "max_wal_size": "16GB", "checkpoint_timeout": "30min",
                 "maintenance_work_mem": "1GB", "work_mem": "64MB"}
     print(f"{args.manifests} manifests (clips of {seconds[0]:g}–{seconds[1]:g} s), {args.writers} writers, "
           f"PostgreSQL {', '.join(f'{k}={v}' for k, v in settings.items())}", flush=True)
     first = args.manifests - args.tail
     with throwaway_server(settings) as url:
-        seed(url, first, seconds, random.Random(args.seed))  # type: ignore[arg-type]
-        fill(url, first, args.manifests, args.writers, args.seed, seconds, args.batch)  # type: ignore[arg-type]
+        seed(url, first, seconds, random.Random(args.seed))
+        fill(url, first, args.manifests, args.writers, args.seed, seconds, args.batch)
         sizes(url, args.manifests)
-        cases = queries(url, args.seed, first, args.manifests, args.queries, seconds,  # type: ignore[arg-type]
+        cases = queries(url, args.seed, first, args.manifests, args.queries, seconds,
                         random.Random(args.seed))
         if not args.cold:
             prewarm(url)

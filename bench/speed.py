@@ -202,7 +202,7 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
     check_disk(CACHE, 2 * size + GB)
     exe = provenance_exe()
     soft_binding = supports("--no-soft-binding", "sign")
-    sign_cmd = [exe, "sign", video, "-o", out, "--cert", chain, "--key", key, "--force"]
+    sign_cmd: list[str | Path] = [exe, "sign", video, "-o", out, "--cert", chain, "--key", key, "--force"]
     fast_sign = [*sign_cmd, "--no-soft-binding"] if soft_binding else sign_cmd
 
     hash_m, copy_m, durable_m = Measure("openssl dgst -sha256"), Measure("cp"), Measure("cp + sync (durable copy)")
@@ -210,15 +210,16 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
     # The same verification by c2pa's Reader alone (the fast path off): the baseline it replaces.
     reader_m = Measure("provenance verify, c2pa Reader alone")
     warm(video)
+    steps: tuple[tuple[Measure, Sequence[str | Path], Path | None], ...] = (
+        (hash_m, ["openssl", "dgst", "-sha256", video], None),
+        (copy_m, ["cp", video, copy], copy),
+        (durable_m, ["sh", "-c", 'cp "$1" "$2" && sync "$2"', "sh", video, copy], copy),
+        (sign_m, fast_sign, None),
+        (reader_m, ["env", "PROVENANCE_FAST_VERIFY_MIN_BYTES=-1", exe, "verify", out], None),
+        (verify_m, [exe, "verify", out], out),
+    )
     for _ in range(runs):
-        for m, cmd, made in (
-            (hash_m, ["openssl", "dgst", "-sha256", video], None),
-            (copy_m, ["cp", video, copy], copy),
-            (durable_m, ["sh", "-c", 'cp "$1" "$2" && sync "$2"', "sh", video, copy], copy),
-            (sign_m, fast_sign, None),
-            (reader_m, ["env", "PROVENANCE_FAST_VERIFY_MIN_BYTES=-1", exe, "verify", out], None),
-            (verify_m, [exe, "verify", out], out),
-        ):
+        for m, cmd, made in steps:
             settle()
             seconds, rss = run(cmd)
             m.seconds.append(seconds)
@@ -233,12 +234,13 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
         default_m = Measure("provenance sign (default: soft binding on)")
         store = CACHE / "bench-store.sqlite"
         fingerprint = ("import sys; from provenance.durability.softbinding import compute; compute(sys.argv[1])")
+        extra: tuple[tuple[Measure, Sequence[str | Path]], ...] = (
+            (decode_m, [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", video, "-f", "null", "-"]),
+            (iscc_m, [sys.executable, "-c", fingerprint, video]),
+            (default_m, [*sign_cmd, "--store", store]),
+        )
         for _ in range(runs):
-            for m, cmd in (
-                (decode_m, [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", video, "-f", "null", "-"]),
-                (iscc_m, [sys.executable, "-c", fingerprint, video]),
-                (default_m, [*sign_cmd, "--store", store]),
-            ):
+            for m, cmd in extra:
                 settle()
                 seconds, rss = run(cmd)
                 m.seconds.append(seconds)
@@ -275,7 +277,9 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
 def bench_startup(runs: int) -> None:
     bare, version = Measure("python -c pass"), Measure("provenance --version")
     for _ in range(runs):
-        for m, cmd in ((bare, [sys.executable, "-c", "pass"]), (version, [provenance_exe(), "--version"])):
+        startup: tuple[tuple[Measure, Sequence[str | Path]], ...] = (
+            (bare, [sys.executable, "-c", "pass"]), (version, [provenance_exe(), "--version"]))
+        for m, cmd in startup:
             seconds, rss = run(cmd)
             m.seconds.append(seconds)
             m.peak_rss_kb.append(rss)

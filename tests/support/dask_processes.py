@@ -31,7 +31,7 @@ class DaskProcesses:
 def _wait_for_workers(address: str, count: int, log: Path) -> None:
     from distributed import Client
 
-    with Client(address, timeout=30, set_as_default=False) as client:
+    with Client(address, timeout=30, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         try:
             client.wait_for_workers(count, timeout=180)  # a loaded machine starts a worker slowly
         except TimeoutError as e:

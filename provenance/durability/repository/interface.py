@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from provenance.durability.softbinding import (
     ALG,
@@ -335,7 +335,7 @@ class Repository(ABC):
             order.append((seen[signer], distance, mid))
         return {mid: distance for _, distance, mid in sorted(order)[:keep]}
 
-    def __enter__(self) -> Repository:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
