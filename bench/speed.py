@@ -276,9 +276,9 @@ def bench_file(video: Path, runs: int, chain: Path, key: Path, iscc: bool) -> No
 
 def bench_startup(runs: int) -> None:
     bare, version = Measure("python -c pass"), Measure("provenance --version")
+    startup: tuple[tuple[Measure, Sequence[str | Path]], ...] = (
+        (bare, [sys.executable, "-c", "pass"]), (version, [provenance_exe(), "--version"]))
     for _ in range(runs):
-        startup: tuple[tuple[Measure, Sequence[str | Path]], ...] = (
-            (bare, [sys.executable, "-c", "pass"]), (version, [provenance_exe(), "--version"]))
         for m, cmd in startup:
             seconds, rss = run(cmd)
             m.seconds.append(seconds)
