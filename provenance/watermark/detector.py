@@ -8,7 +8,7 @@ chip. A circular cross-correlation (FFT) of the folded tile with the pilot chips
 score of every offset; a crop only moves the tile, so it only moves the peak. The scale is scanned
 isotropically (a resized copy, the smaller side 288 pixels here whatever it was), then refined
 separately along each axis. At the best hypotheses the data chips are read by the matched filter,
-their soft values summed per coded bit and Viterbi-decoded; the payload counts only if its CRC-32
+their soft values summed per coded bit and list-decoded; the payload counts only if its check value
 matches.
 """
 

@@ -1,6 +1,6 @@
 """The watermark's data types: its payload, what embedding and detection return, its algorithm id.
 
-The mark carries a 64-bit identifier (`Payload`), protected by a CRC-32 check value and a
+The mark carries a 64-bit identifier (`Payload`), protected by a 40-bit check value and a
 convolutional code (provenance.watermark.coding). The identifier is what the manifest repository
 indexes: a `c2pa.soft-binding` assertion with `alg` ALGORITHM_ID and the 8 identifier bytes as its
 value, so the Soft Binding Resolution API's `byBinding` finds the manifest from a detection.
@@ -14,16 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from provenance.watermark import coding
+from provenance.watermark import coding, detector
 
 # A reverse-domain id of our own: this algorithm is NOT on the C2PA soft-binding algorithm list
 # (softbinding-algorithm-list); a resolver that only knows that list will not recognise it.
 ALGORITHM_ID = "org.provenance.wm.v1"
 IDENTIFIER_BYTES = coding.IDENTIFIER_BITS // 8
-# P(an unmarked clip yields a payload whose CRC-32 matches), per clip: at most DECODE_ATTEMPTS
-# decodes, each passing a 32-bit check with probability 2^-32 when its bits are unrelated to the
-# key (docs/watermark.md derives it).
-FALSE_POSITIVE_BOUND = 2 * 2.0 ** -coding.CHECK_BITS
+# P(an unmarked clip yields a payload whose check value matches), per clip: at most DECODE_ATTEMPTS
+# decodes, each trying LIST_SIZE candidates, each passing the 40-bit check with probability 2^-40 when
+# its bits are unrelated to the key (docs/watermark.md derives it).
+FALSE_POSITIVE_BOUND = detector.DECODE_ATTEMPTS * coding.LIST_SIZE * 2.0 ** -coding.CHECK_BITS
 
 # Progress callbacks get (seconds of video done, seconds in all, or None when the length is unknown).
 Progress = Callable[[float, "float | None"], None]
