@@ -368,6 +368,9 @@ def sign_batch(jobs: Sequence[SignJob], settings: BatchSettings, *, jobs_at_once
     check_jobs(jobs)
     settings.key.load().close()  # fail now, in one place, rather than once per worker
     started = time.perf_counter()
+    # A clip found done that was not there when the run began was signed by this run: by a worker that
+    # died before it could say so. It counts as signed, not as done before.
+    there_before = {i for i, job in enumerate(jobs) if os.path.lexists(job.output)}
 
     def crashed(job: SignJob, why: TaskFailure) -> JobResult:
         return JobResult(str(job.input), str(job.output), FAILED,
@@ -388,6 +391,8 @@ def sign_batch(jobs: Sequence[SignJob], settings: BatchSettings, *, jobs_at_once
             workers = stack.enter_context(ProcessWorkers(count, settings, fresh=settings.key.on_token))
             where = f"{count} local process{'es' if count != 1 else ''}"
         for index, result in run_tasks(workers, list(jobs), sign_jobs, on_failure=crashed):
+            if result.status in (SKIPPED, REGISTERED) and index not in there_before:
+                result = replace(result, status=SIGNED)
             results[index] = result
             if on_result is not None:
                 on_result(result)

@@ -218,8 +218,8 @@ def test_a_killed_worker_costs_no_job(tmp_path: Path, clip: Path, pki: DevPki) -
                         BatchSettings(KeySource(str(pki.signer_key), cert=str(pki.signer_chain)), store=str(store)),
                         jobs_at_once=2, on_result=kill_a_worker)
     assert killed, "no worker process was found to kill"
-    # A job killed after its clip was written but before it was registered is registered on its retry.
-    assert report.ok and report.count("signed") + report.count("registered") == 8, report.summary()
+    # A job killed after its clip was written (or registered) is finished on its retry, and was signed by this run.
+    assert report.ok and report.count("signed") == 8, report.summary()
     verdicts = _verdicts(tmp_path / "out")
     assert len(verdicts) == 8 and {v[0] for v in verdicts.values()} == {Outcome.VALID}
     assert sorted(_registered(store)) == sorted(v[2] for v in verdicts.values())
