@@ -337,7 +337,8 @@ def run_baseline(method: str, source: Path, name: str, seconds: float, baseline_
     frame_bytes = shape.width * shape.height * 3
     try:
         decoding = subprocess.Popen([video._ffmpeg(), "-loglevel", "error", "-i", str(cut), "-f", "rawvideo",
-                                     "-pix_fmt", "bgr24", "-"], stdout=subprocess.PIPE)
+                                     "-pix_fmt", "bgr24", "-"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)  # a refused clip leaves it on a broken pipe
         encoding = subprocess.Popen([video._ffmpeg(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt",
                                      "bgr24", "-s", f"{shape.width}x{shape.height}", "-r", str(shape.rate or 25),
                                      "-i", "-", "-c:v", "libx264", "-crf", str(DEFAULT_CRF), "-preset",
